@@ -1,0 +1,41 @@
+# nasrank: the two set-up commands of the README.
+#   make reproduce   create .venv, install, run the workflow on the default benchmarks
+#   make test        create .venv, install with test extras, run pytest
+# The local benchmark mirror ../shared/nasdata is used when present (NASRANK_MIRROR).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+# CPU machines here take this torch from a local file; GPU users: see README.
+TORCH ?= torch==2.13.0
+MIRROR_DEFAULT := $(abspath ../shared/nasdata)
+NASRANK_MIRROR ?= $(if $(wildcard $(MIRROR_DEFAULT)/SHA256SUMS),$(MIRROR_DEFAULT),)
+export NASRANK_MIRROR
+export PATH := $(BIN):$(PATH)
+
+.PHONY: reproduce test lint venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+reproduce: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/snakemake --lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf $(VENV) .snakemake logs

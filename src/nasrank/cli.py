@@ -1,0 +1,186 @@
+"""The ``nasrank`` command line: one subcommand per pipeline stage.
+
+Snakemake rules and DVC stages both call these commands, so a stage behaves the same
+under either orchestrator. Every command reads ``params.yaml`` (``--params``), validates
+it, and writes its outputs atomically.
+
+Usage::
+
+    nasrank fetch nb201                  # data/raw/nb201/*  (mirror, package or download)
+    nasrank enumerate nb101              # data/processed/spaces/nb101.parquet
+    nasrank ingest nb201                 # data/processed/nb201-{cifar10,...}.parquet
+    nasrank stats nb101                  # reports/tables/nb101_space_stats.{csv,md}
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from nasrank import __version__
+from nasrank.config import load_params, mirror_dir
+from nasrank.errors import ConfigError, NasrankError
+
+log = logging.getLogger("nasrank")
+
+SPACE_DIR = "spaces"
+ENUMERABLE = ("nb101",)
+
+
+def raw_dir(params: dict[str, Any], bench: str) -> Path:
+    """``data/raw/<bench>``."""
+    return Path(params["data"]["raw_dir"]) / bench
+
+
+def processed_path(params: dict[str, Any], stem: str) -> Path:
+    """``data/processed/<stem>.parquet``."""
+    return Path(params["data"]["processed_dir"]) / f"{stem}.parquet"
+
+
+def space_path(params: dict[str, Any], space: str) -> Path:
+    """``data/processed/spaces/<space>.parquet``."""
+    return Path(params["data"]["processed_dir"]) / SPACE_DIR / f"{space}.parquet"
+
+
+def cmd_fetch(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.benchmarks.fetch import fetch_benchmark
+
+    dl = params["data"]["download"]
+    paths = fetch_benchmark(
+        args.bench,
+        raw_dir(params, args.bench),
+        mirror=mirror_dir(params),
+        timeout_s=dl["timeout_s"],
+        retries=dl["retries"],
+        backoff_s=dl["backoff_s"],
+        accept_unpinned=args.accept_unpinned,
+        progress=not args.quiet,
+    )
+    for p in paths:
+        log.info("fetched %s", p)
+
+
+def cmd_enumerate(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.benchmarks.nb101 import SPACE_COLUMNS, space_table
+    from nasrank.io import write_parquet
+
+    if args.space not in ENUMERABLE:
+        raise ConfigError(f"space {args.space!r} has no enumeration stage; available: "
+                          f"{', '.join(ENUMERABLE)}")
+    start = time.perf_counter()
+    table = space_table(workers=args.workers)
+    dest = space_path(params, args.space)
+    write_parquet(dest, table, {"space": args.space, "columns": SPACE_COLUMNS,
+                                "nasrank_version": __version__})
+    log.info("enumerated %d cells of %s in %.1f s -> %s", table.num_rows, args.space,
+             time.perf_counter() - start, dest)
+
+
+def cmd_ingest(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.benchmarks import ingest
+    from nasrank.benchmarks.registry import get_benchmark
+    from nasrank.io import sha256_file, write_parquet
+
+    bench = get_benchmark(args.bench)
+    src = raw_dir(params, args.bench)
+    kwargs: dict[str, Any] = {}
+    if args.bench == "nb101":
+        path = space_path(params, "nb101")
+        if not path.is_file():
+            raise NasrankError(f"{path} is missing; run `nasrank enumerate nb101` first")
+        kwargs["space"] = pq.read_table(path)
+    results = ingest(args.bench, src, **kwargs)
+    for stem, proc in results.items():
+        sources = [
+            {"file": name, "sha256": sha256_file(src / name), "url": bench.file(name).url}
+            for name in proc.sources
+        ]
+        task = stem.split("-", 1)[1] if "-" in stem else None
+        meta = {
+            "benchmark": args.bench,
+            "task": task,
+            "columns": proc.columns,
+            "sources": sources,
+            "notes": proc.notes,
+            "license": bench.license,
+            "citation": bench.citation,
+            "nasrank_version": __version__,
+            **proc.extra,
+        }
+        dest = processed_path(params, stem)
+        write_parquet(dest, proc.table, meta)
+        log.info("%s: %d rows -> %s", stem, proc.table.num_rows, dest)
+
+
+def cmd_stats(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.stats import nb101_space_stats, write_table
+
+    if args.bench != "nb101":
+        raise ConfigError(f"stats exist for nb101 only, not {args.bench!r}")
+    target = params["stats"]["nb101"]["target"]
+    space = pq.read_table(space_path(params, "nb101"))
+    records = pq.read_table(processed_path(params, "nb101"))
+    df = nb101_space_stats(space, records, target)
+    out = Path(args.out_dir) / "nb101_space_stats"
+    for p in write_table(df, str(out)):
+        log.info("wrote %s", p)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
+    "fetch": cmd_fetch,
+    "enumerate": cmd_enumerate,
+    "ingest": cmd_ingest,
+    "stats": cmd_stats,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nasrank", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"nasrank {__version__}")
+    parser.add_argument("--params", default="params.yaml", help="params file (params.yaml)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fetch", help="fetch a benchmark's files into data/raw/BENCH")
+    p.add_argument("bench")
+    p.add_argument("--accept-unpinned", action="store_true",
+                   help="download files whose upstream publishes no checksum, print the hash")
+
+    p = sub.add_parser("enumerate", help="enumerate a search space into a Parquet table")
+    p.add_argument("space")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+
+    p = sub.add_parser("ingest", help="read raw files into data/processed/BENCH[-TASK].parquet")
+    p.add_argument("bench")
+
+    p = sub.add_parser("stats", help="search-space statistics table")
+    p.add_argument("bench")
+    p.add_argument("--out-dir", default="reports/tables")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="nasrank %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        params = load_params(args.params)
+        COMMANDS[args.command](args, params)
+    except NasrankError as exc:
+        print(f"nasrank: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

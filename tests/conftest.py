@@ -1,0 +1,45 @@
+"""Shared fixtures: the local benchmark mirror and the repository root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MIRROR = REPO.parent / "shared" / "nasdata"
+
+
+def _mirror() -> Path | None:
+    env = os.environ.get("NASRANK_MIRROR")
+    path = Path(env) if env else DEFAULT_MIRROR
+    return path if (path / "SHA256SUMS").is_file() else None
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    """The repository root."""
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The local mirror of upstream benchmark files; skips the test where it is absent."""
+    path = _mirror()
+    if path is None:
+        pytest.skip(
+            f"benchmark mirror not found (set NASRANK_MIRROR or provide {DEFAULT_MIRROR})"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def raw_root(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``data/raw`` with every mirrored benchmark fetched once per test session."""
+    from nasrank.benchmarks.fetch import fetch_benchmark
+
+    root = tmp_path_factory.mktemp("raw")
+    for bench in ("nb101", "nb201", "tnb101_micro", "nbgraph", "nbmacro"):
+        fetch_benchmark(bench, root / bench, mirror=mirror, progress=False)
+    return root
