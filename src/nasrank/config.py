@@ -28,13 +28,8 @@ SCHEMA_NAME = "params.schema.yaml"
 
 
 def _schema_path() -> Path:
-    """The schema shipped with the workflow; the installed copy as a fallback."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "workflow" / "schemas" / SCHEMA_NAME
-        if candidate.is_file():
-            return candidate
-    return Path(str(resources.files("nasrank") / SCHEMA_NAME))
+    """The schema shipped inside the package (``workflow/schemas`` links to it)."""
+    return Path(str(resources.files("nasrank") / "schemas" / SCHEMA_NAME))
 
 
 @cache
@@ -56,14 +51,25 @@ def validate_params(params: Any, source: str = "params.yaml") -> dict[str, Any]:
         lines = []
         for err in errors:
             key = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+            where = f"{key}." if err.absolute_path else ""
             if err.validator == "additionalProperties":
                 extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-                where = f"{key}." if err.absolute_path else ""
                 lines.extend(f"unknown key '{where}{k}'" for k in extra)
+            elif err.validator == "required" and isinstance(err.instance, dict):
+                missing = [k for k in err.validator_value if k not in err.instance]
+                lines.extend(f"missing key '{where}{k}'" for k in missing)
             else:
                 lines.append(f"key '{key}': {err.message}")
         raise ConfigError(f"{source}: " + "; ".join(lines))
     return params
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: the problem and where it is."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    return f"{problem}{where}"
 
 
 def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:
@@ -79,7 +85,9 @@ def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such params file") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise ConfigError(f"{path}: not valid YAML: {_one_line(exc)}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read params file: {exc}") from exc
     return validate_params(params, str(path))
 
 

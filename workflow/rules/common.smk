@@ -1,14 +1,34 @@
+import os
+import sys
+from pathlib import Path
+
+import yaml
 from snakemake.utils import validate
 
+# The workflow imports nasrank from this checkout, installed or not.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+
 from nasrank.benchmarks import processed_stems
+from nasrank.io import write_text
 
 
 validate(config, "../schemas/params.schema.yaml")
 
-# The CLI re-reads (and re-validates) the same params file Snakemake loaded. It runs
-# from this checkout's src/, so a `--use-conda` environment needs no install of nasrank.
-PARAMS = workflow.configfiles[-1] if workflow.configfiles else "params.yaml"
-SRC = f"{workflow.basedir}/src"
+
+def effective_params(cfg, path=".snakemake/nasrank/params.yaml"):
+    """Write the configuration Snakemake ended up with (params.yaml merged with any
+    --configfile/--config) for the CLI, which re-validates it; rewritten only on change."""
+    text = yaml.safe_dump(cfg, sort_keys=True)
+    target = Path(path)
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        write_text(target, text)
+    return path
+
+
+# The CLI runs from this checkout's src/, so a `--use-conda` environment needs no
+# install of nasrank.
+PARAMS = effective_params(config)
+SRC = os.path.relpath(f"{workflow.basedir}/src")  # relative: no rerun when moved
 NASRANK = f"PYTHONPATH={SRC}${{PYTHONPATH:+:$PYTHONPATH}} python -m nasrank --params {PARAMS}"
 RAW = config["data"]["raw_dir"]
 PROCESSED = config["data"]["processed_dir"]

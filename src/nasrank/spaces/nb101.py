@@ -64,13 +64,14 @@ class ModelSpec:
     ops: tuple[str, ...]
 
     def __init__(self, matrix: Sequence[Sequence[int]] | np.ndarray, ops: Sequence[str]):
-        object.__setattr__(self, "matrix", tuple(tuple(int(v) for v in row) for row in matrix))
+        rows = tuple(tuple(_entry(v) for v in row) for row in matrix)
+        object.__setattr__(self, "matrix", rows)
         object.__setattr__(self, "ops", tuple(ops))
 
     @property
     def array(self) -> np.ndarray:
-        """The adjacency matrix as an ``int8`` array."""
-        return np.array(self.matrix, dtype=np.int8).reshape(len(self.ops), len(self.ops))
+        """The adjacency matrix as an ``int8`` array (validate the spec first)."""
+        return np.array(self.matrix, dtype=np.int8)
 
     @property
     def labeling(self) -> list[int]:
@@ -137,6 +138,16 @@ def io_distance(matrix: np.ndarray) -> int:
     return dist[n - 1]
 
 
+def _entry(value: object) -> int | float:
+    """A matrix entry as a Python number, kept exact so validation sees e.g. 1.5."""
+    number = value.item() if isinstance(value, np.generic) else value
+    if isinstance(number, bool):
+        return int(number)
+    if isinstance(number, int | float) and float(number).is_integer():
+        return int(number)
+    return number  # type: ignore[return-value]
+
+
 class NB101Space(SearchSpace):
     """The NAS-Bench-101 space (423,624 cells up to isomorphism)."""
 
@@ -148,13 +159,18 @@ class NB101Space(SearchSpace):
         Raises:
             OutOfDomainError: naming the violated rule.
         """
-        matrix = arch.array if arch.matrix else np.zeros((0, 0), dtype=np.int8)
         n = len(arch.ops)
-        if matrix.shape != (n, n):
-            raise OutOfDomainError(f"matrix shape {matrix.shape} does not match {n} ops")
         if n < 2 or arch.ops[0] != INPUT or arch.ops[-1] != OUTPUT:
             raise OutOfDomainError(f"ops must start with {INPUT!r} and end with {OUTPUT!r}: "
                                    f"{list(arch.ops)}")
+        shape = (len(arch.matrix), *{len(row) for row in arch.matrix})
+        if shape != (n, n):
+            raise OutOfDomainError(f"matrix of {len(arch.matrix)} rows with lengths "
+                                   f"{sorted({len(r) for r in arch.matrix})} does not match "
+                                   f"{n} ops (expected {n} x {n})")
+        if not all(v in (0, 1) for row in arch.matrix for v in row):
+            raise OutOfDomainError("matrix entries must be 0/1")
+        matrix = arch.array
         bad = [op for op in arch.ops[1:-1] if op not in OPS]
         if bad:
             raise OutOfDomainError(f"unknown op(s) {bad}; allowed: {list(OPS)}")
@@ -194,7 +210,8 @@ class NB101Space(SearchSpace):
 
     def mutate(self, arch: ModelSpec, rng: np.random.Generator) -> ModelSpec:
         """Flip one edge or change one op (NAS-Bench-101's mutation), until the child is
-        valid and a different architecture."""
+        valid and a different architecture. Cells where no single move changes the
+        architecture (input->output alone) get two moves, then three, and so on."""
         spec = self.validate(arch)
         parent = self.arch_id(spec)
         n = len(spec.ops)
@@ -203,14 +220,15 @@ class NB101Space(SearchSpace):
         matrix[: n - 1, MAX_VERTICES - 1] = spec.array[: n - 1, n - 1]
         ops = [*spec.ops[:-1], *([CONV3X3] * (MAX_VERTICES - n)), OUTPUT]
         upper = [(x, y) for y in range(MAX_VERTICES) for x in range(y)]
-        for _ in range(10_000):
+        for attempt in range(10_000):
             child_m, child_ops = matrix.copy(), list(ops)
-            if rng.random() < 0.5:
-                x, y = upper[int(rng.integers(len(upper)))]
-                child_m[x, y] ^= 1
-            else:
-                v = int(rng.integers(1, MAX_VERTICES - 1))
-                child_ops[v] = OPS[int(rng.integers(len(OPS)))]
+            for _ in range(1 + attempt // 500):
+                if rng.random() < 0.5:
+                    x, y = upper[int(rng.integers(len(upper)))]
+                    child_m[x, y] ^= 1
+                else:
+                    v = int(rng.integers(1, MAX_VERTICES - 1))
+                    child_ops[v] = OPS[int(rng.integers(len(OPS)))]
             try:
                 child = self.validate(ModelSpec(child_m, child_ops))
             except OutOfDomainError:
