@@ -43,3 +43,26 @@ def raw_root(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     for bench in ("nb101", "nb201", "tnb101_micro", "nbgraph", "nbmacro"):
         fetch_benchmark(bench, root / bench, mirror=mirror, progress=False)
     return root
+
+
+def tmp_params(root: Path, **data: object) -> dict:
+    """The repository's params.yaml with every data/report directory under ``root``.
+
+    ``data`` overrides keys of the ``data`` section. Downloads fail fast (no network).
+    """
+    import yaml
+
+    with open(REPO / "params.yaml", encoding="utf-8") as f:
+        params = yaml.safe_load(f)
+    params["data"].update(
+        mirror=None,
+        raw_dir=str(root / "data" / "raw"),
+        processed_dir=str(root / "data" / "processed"),
+        features_dir=str(root / "data" / "features"),
+        models_dir=str(root / "data" / "models"),
+        download={"timeout_s": 5, "retries": 0, "backoff_s": 0},
+    )
+    params["data"].update(data)
+    params["reports"] = {"metrics_dir": str(root / "reports" / "metrics"),
+                         "tables_dir": str(root / "reports" / "tables")}
+    return params

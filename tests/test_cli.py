@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import tmp_params
 
 from nasrank.benchmarks.registry import BENCHMARKS, get_benchmark
 from nasrank.cli import ENUMERABLE, main
@@ -26,18 +27,7 @@ ERROR_PREFIX = "nasrank: error: "
 
 
 def _params(tmp_path: Path, **data: Any) -> dict[str, Any]:
-    return {
-        "data": {
-            "mirror": None,
-            "raw_dir": str(tmp_path / "data" / "raw"),
-            "processed_dir": str(tmp_path / "data" / "processed"),
-            # No network here: fail fast if a file is not where the test put it.
-            "download": {"timeout_s": 5, "retries": 0, "backoff_s": 0},
-            **data,
-        },
-        "benchmarks": ["nb101", "nb201", "tnb101_micro", "nbgraph", "nbmacro"],
-        "stats": {"nb101": {"target": "val_acc_108"}},
-    }
+    return tmp_params(tmp_path, **data)
 
 
 def _write_params(path: Path, params: dict[str, Any]) -> Path:

@@ -45,7 +45,7 @@ def _load_error(tmp_path: Path, params: Any) -> str:
 
 def test_repo_params_is_valid(repo: Path) -> None:
     params = load_params(repo / "params.yaml")
-    assert set(params) == {"data", "benchmarks", "stats"}
+    assert set(params) == set(schema()["properties"]) == set(schema()["required"])
     assert params["benchmarks"] == ["nb101", "nb201", "tnb101_micro", "nbgraph", "nbmacro"]
     assert params["data"]["raw_dir"] == "data/raw"
     assert params["data"]["processed_dir"] == "data/processed"

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import yaml
+from conftest import tmp_params
 
 from nasrank.benchmarks import nb101 as reader
 from nasrank.benchmarks.common import Processed
@@ -755,17 +757,8 @@ def test_cli_stats_is_byte_stable(nb101_space: pa.Table, nb101_records: Processe
     write_parquet(processed / "spaces" / "nb101.parquet", nb101_space)
     write_parquet(processed / "nb101.parquet", nb101_records.table)
     params = tmp_path / "params.yaml"
-    params.write_text(
-        "data:\n"
-        "  mirror: null\n"
-        f"  raw_dir: {tmp_path / 'raw'}\n"
-        f"  processed_dir: {processed}\n"
-        "  download: {timeout_s: 5, retries: 0, backoff_s: 0}\n"
-        "benchmarks: [nb101]\n"
-        "stats:\n"
-        "  nb101: {target: val_acc_108}\n",
-        encoding="utf-8",
-    )
+    values = tmp_params(tmp_path, raw_dir=str(tmp_path / "raw"), processed_dir=str(processed))
+    params.write_text(yaml.safe_dump(values), encoding="utf-8")
     out = tmp_path / "reports" / "tables" / "nb101_space_stats"
     outputs = []
     for _ in range(2):

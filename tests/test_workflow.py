@@ -9,6 +9,7 @@ The end-to-end test runs the real default params.yaml on a copy of the workflow.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -30,6 +31,8 @@ from nasrank.io import read_metadata
 BIN = Path(sys.executable).parent
 E2E_TIMEOUT_S = 15 * 60
 NB101_CELLS = 423_624
+NB101_CHECKED = 30_001 + 500  # nasbench-vis records + NASLib entries
+CHECK_REPORT = "reports/checks/nb101_params.json"
 
 # What a workflow copy needs: the rules run `python -m nasrank` from <copy>/src, and
 # every rule's `conda:` directive names environment.yml (Snakemake records its hash even
@@ -135,6 +138,8 @@ def test_snakemake_list_rules(repo: Path) -> None:
     assert rules == {
         "all",
         "fetch",
+        "encode",
+        "check_nb101_params",
         "enumerate_nb101",
         "stats_nb101",
         *(f"ingest_{b}" for b in benches),
@@ -176,6 +181,16 @@ def test_snakemake_rejects_bad_configfile(
 # --- end to end -----------------------------------------------------------------------
 
 
+def _feature_targets(params: dict[str, Any]) -> list[str]:
+    """data/features/<bench>/<encoding>.parquet for every configured pair."""
+    features = params["data"]["features_dir"]
+    return [
+        f"{features}/{bench}/{encoding}.parquet"
+        for bench in params["benchmarks"]
+        for encoding in params["encodings"]["build"].get(bench, [])
+    ]
+
+
 def _expected_targets(params: dict[str, Any]) -> list[str]:
     processed = params["data"]["processed_dir"]
     targets = [
@@ -185,6 +200,8 @@ def _expected_targets(params: dict[str, Any]) -> list[str]:
     ]
     targets.append(f"{processed}/spaces/nb101.parquet")
     targets += ["reports/tables/nb101_space_stats.csv", "reports/tables/nb101_space_stats.md"]
+    targets += _feature_targets(params)
+    targets.append(CHECK_REPORT)
     return targets
 
 
@@ -192,7 +209,48 @@ def _expected_logs(params: dict[str, Any]) -> list[str]:
     logs = [
         f"logs/{step}/{bench}.log" for step in ("fetch", "ingest") for bench in params["benchmarks"]
     ]
-    return sorted([*logs, "logs/enumerate/nb101.log", "logs/stats/nb101.log"])
+    logs += [
+        f"logs/encode/{bench}/{encoding}.log"
+        for bench in params["benchmarks"]
+        for encoding in params["encodings"]["build"].get(bench, [])
+    ]
+    return sorted([*logs, "logs/enumerate/nb101.log", "logs/stats/nb101.log",
+                   "logs/check/nb101_params.log"])
+
+
+def _failed_jobs(output: str) -> list[str]:
+    """The jobs Snakemake reports as failed (rule and wildcards), for a readable message."""
+    failed = []
+    lines = output.splitlines()
+    for k, line in enumerate(lines):
+        if line.startswith("Error in rule "):
+            wildcards = next((x.strip() for x in lines[k + 1 : k + 12]
+                              if x.strip().startswith("wildcards:")), "")
+            failed.append(f"{line[len('Error in rule '):].rstrip(':')} {wildcards}".strip())
+    return failed
+
+
+def _check_features(work: Path, params: dict[str, Any]) -> None:
+    """Each features file holds its encoding's tensors for the architectures of the table
+    it encodes, in that table's order."""
+    from nasrank.encodings import get_encoding, spec_source
+
+    processed = work / params["data"]["processed_dir"]
+    for target in _feature_targets(params):
+        bench, name = Path(target).parent.name, Path(target).stem
+        enc = get_encoding(bench, name)
+        meta = read_metadata(work / target)
+        assert (meta["benchmark"], meta["encoding"]) == (bench, name), target
+        assert meta["shape"] == list(enc.shape) and meta["dtype"] == "float32", target
+        schema = pq.read_schema(work / target)
+        assert schema.names == ["arch_id", "x"], target
+        assert schema.field("x").type.list_size == math.prod(enc.shape), target
+        source = spec_source(bench, processed)
+        ids = pq.read_table(work / target, columns=["arch_id"]).column(0)
+        expected = pq.read_table(source, columns=["arch_id"]).column(0)
+        assert ids.equals(expected), f"{target}: arch_id differs from {source}"
+        if bench == "nb101":
+            assert len(ids) == NB101_CELLS
 
 
 @pytest.mark.slow
@@ -203,12 +261,15 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
     env = _env(mirror)
     params = _repo_params(work)
     assert params == _repo_params(repo)  # the real defaults, not a reduced copy
+    features = _feature_targets(params)
+    assert features  # the default params build encodings
 
     start = time.perf_counter()
     proc = _run([snakemake, "--cores", "2"], cwd=work, env=env, timeout=E2E_TIMEOUT_S)
     elapsed = time.perf_counter() - start
     print(f"\nend-to-end `snakemake --cores 2` on the default params: {elapsed:.1f} s")
-    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert proc.returncode == 0, (f"failed jobs: {_failed_jobs(proc.stdout)}\n"
+                                  + proc.stdout[-6000:])
 
     # Every target, and each job ran once.
     targets = _expected_targets(params)
@@ -219,17 +280,28 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
         "fetch": len(params["benchmarks"]),
         "enumerate_nb101": 1,
         "stats_nb101": 1,
+        "check_nb101_params": 1,
+        "encode": len(features),
         "all": 1,
         **{f"ingest_{b}": 1 for b in params["benchmarks"]},
     }
+    assert sorted(o for outs in jobs["encode"] for o in outs) == sorted(features)
 
-    # Nothing else (no temporary or stray files) in the processed directory.
+    # Nothing else (no temporary or stray files) in the processed and features directories.
     processed = work / params["data"]["processed_dir"]
     on_disk = sorted(str(p.relative_to(work)) for p in processed.rglob("*") if p.is_file())
     assert on_disk == sorted(t for t in targets if t.startswith(params["data"]["processed_dir"]))
     for bench in params["benchmarks"]:
         for stem in processed_stems(bench):
             assert read_metadata(processed / f"{stem}.parquet")["benchmark"] == bench
+    features_dir = work / params["data"]["features_dir"]
+    on_disk = sorted(str(p.relative_to(work)) for p in features_dir.rglob("*") if p.is_file())
+    assert on_disk == sorted(features)
+    _check_features(work, params)
+
+    # The cost model's exactness report: every labelled record exact.
+    report = json.loads((work / CHECK_REPORT).read_text(encoding="utf-8"))
+    assert report["n_exact"] == report["n_checked"] == NB101_CHECKED, report["worst_mismatches"]
 
     # The statistics table: 12 groups covering the whole space.
     stats = pd.read_csv(work / "reports/tables/nb101_space_stats.csv")
@@ -253,23 +325,30 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
     assert "Nothing to be done" in proc.stdout, proc.stdout
     assert planned_jobs(proc.stdout) == {}
 
-    # One table gone: exactly the job that writes it (and the `all` target) is planned.
+    # One table gone: the job that writes it, the encodings of its benchmark (their input
+    # is rewritten by that job) and the `all` target are planned, nothing else.
     victim = processed / "nbgraph-cora.parquet"
     siblings = {p.name: p.read_bytes() for p in processed.glob("nbgraph-*.parquet")}
+    nbgraph_features = sorted(t for t in features if Path(t).parent.name == "nbgraph")
+    encoded = {t: (work / t).read_bytes() for t in nbgraph_features}
     victim.unlink()
     proc = _run([snakemake, "-n"], cwd=work, env=env)
     assert proc.returncode == 0, proc.stdout
     jobs = planned_jobs(proc.stdout)
-    assert set(jobs) == {"ingest_nbgraph", "all"}, proc.stdout
+    expected_rules = {"ingest_nbgraph", "all"} | ({"encode"} if nbgraph_features else set())
+    assert set(jobs) == expected_rules, proc.stdout
     assert len(jobs["ingest_nbgraph"]) == 1
     assert f"{params['data']['processed_dir']}/nbgraph-cora.parquet" in jobs["ingest_nbgraph"][0]
     assert "Missing output files: data/processed/nbgraph-cora.parquet" in proc.stdout
+    assert sorted(o for outs in jobs.get("encode", []) for o in outs) == nbgraph_features
 
-    # Rebuilding it gives the same bytes for every table of that job.
+    # Rebuilding it gives the same bytes for every table of that job and every encoding.
     proc = _run([snakemake, "--cores", "2"], cwd=work, env=env, timeout=E2E_TIMEOUT_S)
-    assert proc.returncode == 0, proc.stdout[-6000:]
-    assert set(planned_jobs(proc.stdout)) == {"ingest_nbgraph", "all"}
+    assert proc.returncode == 0, (f"failed jobs: {_failed_jobs(proc.stdout)}\n"
+                                  + proc.stdout[-6000:])
+    assert set(planned_jobs(proc.stdout)) == expected_rules
     assert {p.name: p.read_bytes() for p in processed.glob("nbgraph-*.parquet")} == siblings
+    assert {t: (work / t).read_bytes() for t in nbgraph_features} == encoded
 
 
 @pytest.mark.mirror
@@ -328,52 +407,74 @@ def _dvc_outs(work: Path) -> dict[str, set[str]]:
     return {k: set(v) for k, v in json.loads(proc.stdout).items()}
 
 
-def test_dvc_stage_per_snakemake_rule(dvc_copy: Path) -> None:
-    snakemake = _tool("snakemake")
-    proc = _run([_tool("dvc"), "stage", "list", "--name-only"], cwd=dvc_copy, env=_env())
-    assert proc.returncode == 0, proc.stdout
-    stages = set(proc.stdout.split())
+def _stage_rule(stage: str) -> str:
+    """The Snakemake rule a DVC stage stands for: its name, or the part before ``@`` of a
+    ``foreach`` stage (``encode@nb101-path`` -> ``encode``)."""
+    return stage.split("@", 1)[0]
+
+
+def _snakemake_rules(work: Path) -> set[str]:
     proc = subprocess.run(
-        [snakemake, "--list-rules"],
-        cwd=dvc_copy,
+        [_tool("snakemake"), "--list-rules"],
+        cwd=work,
         env=_env(),
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    rules = set(proc.stdout.split()) - {"all"}
-    benches = _repo_params(dvc_copy)["benchmarks"]
+    return set(proc.stdout.split()) - {"all"}
 
-    def has_stage(rule: str) -> bool:
-        if rule in stages:
-            return True
-        suffixes = {s.split("@", 1)[1] for s in stages if s.startswith(f"{rule}@")}
-        return bool(suffixes) and (not suffixes <= set(benches) or suffixes == set(benches))
 
-    missing = sorted(r for r in rules if not has_stage(r))
+def test_dvc_stage_per_snakemake_rule(dvc_copy: Path) -> None:
+    """Every Snakemake rule has DVC stages named after it (``rule`` or ``rule@key``), and
+    every DVC stage is named after a Snakemake rule."""
+    proc = _run([_tool("dvc"), "stage", "list", "--name-only"], cwd=dvc_copy, env=_env())
+    assert proc.returncode == 0, proc.stdout
+    stages = set(proc.stdout.split())
+    rules = _snakemake_rules(dvc_copy)
+    missing = sorted(r for r in rules if not any(_stage_rule(s) == r for s in stages))
     assert missing == [], f"no DVC stage for Snakemake rules {missing}; stages: {sorted(stages)}"
-    fetch = {s for s in stages if s.startswith("fetch@")}
-    if fetch:  # foreach over the benchmarks: one stage per configured benchmark
-        assert fetch == {f"fetch@{b}" for b in benches}
+    orphans = sorted(s for s in stages if _stage_rule(s) not in rules)
+    assert orphans == [], f"DVC stages without a Snakemake rule: {orphans}; rules: {sorted(rules)}"
+    for rule in rules:  # one form per rule: a single stage or a foreach family
+        named = {s for s in stages if _stage_rule(s) == rule}
+        assert named == {rule} or rule not in named, (rule, sorted(named))
 
 
 def test_dvc_outputs_match_snakemake(dvc_copy: Path) -> None:
-    """Each DVC stage writes exactly what the Snakemake rule of the same name writes."""
-    snakemake = _tool("snakemake")
-    proc = _run([snakemake, "-n", "--forceall"], cwd=dvc_copy, env=_env())
+    """Snakemake jobs and DVC stages correspond one to one: each job (but `all`) matches
+    exactly one stage named after its rule with the same output set, and vice versa."""
+    proc = _run([_tool("snakemake"), "-n", "--forceall"], cwd=dvc_copy, env=_env())
     assert proc.returncode == 0, proc.stdout
-    snake: dict[str, set[str]] = {}
-    for rule, outputs in planned_jobs(proc.stdout).items():
-        for out in outputs:
-            key = rule if rule != "fetch" else f"fetch@{next(iter(out)).rsplit('/', 1)[1]}"
-            snake[key] = out
-    snake.pop("all", None)
+    jobs = [(rule, outs) for rule, sets in planned_jobs(proc.stdout).items() if rule != "all"
+            for outs in sets]
+    assert jobs, proc.stdout
     dvc = _dvc_outs(dvc_copy)
-    if "fetch" in dvc:  # one stage fetching everything
-        snake["fetch"] = set().union(*(v for k, v in snake.items() if k.startswith("fetch@")))
-        snake = {k: v for k, v in snake.items() if not k.startswith("fetch@")}
-    assert dvc == snake
+
+    def stages_for(rule: str, outs: set[str]) -> list[str]:
+        return sorted(s for s, o in dvc.items() if _stage_rule(s) == rule and o == outs)
+
+    unmatched_jobs = {f"{rule}: {sorted(outs)}": stages_for(rule, outs) for rule, outs in jobs
+                      if len(stages_for(rule, outs)) != 1}
+    assert unmatched_jobs == {}, f"jobs without exactly one DVC stage: {unmatched_jobs}"
+    unmatched_stages = {
+        stage: [sorted(o) for r, o in jobs if r == _stage_rule(stage) and o == outs]
+        for stage, outs in dvc.items()
+        if sum(r == _stage_rule(stage) and o == outs for r, o in jobs) != 1
+    }
+    assert unmatched_stages == {}, (
+        f"DVC stages without exactly one Snakemake job: {unmatched_stages}; "
+        f"stage outputs: { {s: sorted(dvc[s]) for s in unmatched_stages} }"
+    )
+    assert len(jobs) == len(dvc)
+    # The foreach families expand to the configured benchmarks and encodings.
+    params = _repo_params(dvc_copy)
+    assert {s for s in dvc if _stage_rule(s) == "fetch"} == {
+        f"fetch@{b}" for b in params["benchmarks"]}
+    assert {s for s in dvc if _stage_rule(s) == "encode"} == {
+        f"encode@{b}-{e}" for b in params["benchmarks"]
+        for e in params["encodings"]["build"].get(b, [])}
 
 
 def test_dvc_dag_is_valid(dvc_copy: Path) -> None:

@@ -10,6 +10,8 @@ Usage::
     nasrank enumerate nb101              # data/processed/spaces/nb101.parquet
     nasrank ingest nb201                 # data/processed/nb201-{cifar10,...}.parquet
     nasrank stats nb101                  # reports/tables/nb101_space_stats.{csv,md}
+    nasrank encode nb101 renas_tensor    # data/features/nb101/renas_tensor.parquet
+    nasrank check nb101_params           # reports/checks/nb101_params.json
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nasrank import __version__
@@ -133,11 +136,101 @@ def cmd_stats(args: argparse.Namespace, params: dict[str, Any]) -> None:
         log.info("wrote %s", p)
 
 
+def cmd_encode(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.encodings import get_encoding, spec_source
+    from nasrank.encodings.store import FeatureWriter
+
+    enc = get_encoding(args.bench, args.encoding)
+    source = spec_source(args.bench, params["data"]["processed_dir"])
+    if not source.is_file():
+        stage = "enumerate" if args.bench == "nb101" else "ingest"
+        raise NasrankError(f"{source} is missing; run `nasrank {stage} {args.bench}` first")
+    table = pq.read_table(source, columns=["arch_id", *enc.columns])
+    options = {**enc.options, **params["encodings"].get(args.encoding, {})}
+    dest = Path(params["data"]["features_dir"]) / args.bench / f"{args.encoding}.parquet"
+    meta = {"encoding": enc.name, "benchmark": args.bench, "description": enc.description,
+            "options": options, "layout": enc.layout, "source": str(source),
+            "nasrank_version": __version__}
+    start = time.perf_counter()
+    with FeatureWriter(dest, enc.shape, meta) as writer:
+        for batch in table.to_batches(max_chunksize=args.batch_size):
+            part = pa.Table.from_batches([batch])
+            writer.write(part.column("arch_id"), enc.encode(part, options))
+            log.info("%s/%s: %d of %d architectures", args.bench, args.encoding,
+                     writer.rows, table.num_rows)
+    log.info("encoded %d architectures in %.1f s -> %s", table.num_rows,
+             time.perf_counter() - start, dest)
+
+
+def cmd_check(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.checks import nb101_cost_check
+    from nasrank.io import write_json
+
+    if args.check != "nb101_params":
+        raise ConfigError(f"unknown check {args.check!r}; available: nb101_params")
+    report = nb101_cost_check(raw_dir(params, "nb101"), pq.read_table(space_path(params, "nb101")),
+                              pq.read_table(processed_path(params, "nb101")))
+    dest = Path(args.out_dir) / f"{args.check}.json"
+    write_json(dest, report)
+    log.info("params exact for %d of %d records; FLOPs exact for %d of %d -> %s",
+             report["n_exact"], report["n_checked"], report["flops"]["n_exact"],
+             report["flops"]["n_checked"], dest)
+    if report["n_exact"] != report["n_checked"]:
+        log.warning("%d records differ from the benchmark's parameter count; see %s",
+                    report["n_checked"] - report["n_exact"], dest)
+
+
+def _run_config(args: argparse.Namespace, params: dict[str, Any]) -> Any:
+    from nasrank.experiments import Run
+    from nasrank.train import config_from_params
+
+    run = Run(args.table, args.encoding, args.predictor, args.loss, args.train_size, args.seed)
+    return config_from_params(params, bench=run.bench, task=run.task, encoding=run.encoding,
+                              predictor=run.predictor, loss=run.loss,
+                              train_size=run.train_size, seed=run.seed)
+
+
+def cmd_train(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.train import run
+
+    run(_run_config(args, params), params)
+
+
+def cmd_evaluate(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.io import write_json
+    from nasrank.train import evaluate
+
+    cfg = _run_config(args, params)
+    report = evaluate(params, Path(params["data"]["models_dir"]) / cfg.run_id)
+    dest = Path(params["reports"]["metrics_dir"]) / f"{cfg.run_id}.json"
+    write_json(dest, report)
+    m = report["metrics"]
+    log.info("%s: Kendall tau %.4f, Spearman %.4f on %d test architectures -> %s",
+             cfg.run_id, m["kendall_tau"], m["spearman"], m["n"], dest)
+
+
+def cmd_table(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.experiments import TABLES
+    from nasrank.stats import write_table
+
+    if args.name not in TABLES:
+        raise ConfigError(f"unknown table {args.name!r}; available: {', '.join(TABLES)}")
+    _, build = TABLES[args.name]
+    df = build(params)
+    for p in write_table(df, str(Path(params["reports"]["tables_dir"]) / args.name)):
+        log.info("wrote %s", p)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
     "fetch": cmd_fetch,
     "enumerate": cmd_enumerate,
     "ingest": cmd_ingest,
     "stats": cmd_stats,
+    "encode": cmd_encode,
+    "check": cmd_check,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "table": cmd_table,
 }
 
 
@@ -163,6 +256,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="search-space statistics table")
     p.add_argument("bench")
     p.add_argument("--out-dir", default="reports/tables")
+    p = sub.add_parser("encode", help="encode a benchmark's architectures into a tensor file")
+    p.add_argument("bench")
+    p.add_argument("encoding")
+    p.add_argument("--batch-size", type=int, default=65_536, help="architectures per batch")
+
+    for name, text in (("train", "train one predictor (one cell of a grid)"),
+                       ("evaluate", "ranking metrics of a trained run's test split")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("table", help="processed table: BENCH or BENCH-TASK")
+        p.add_argument("encoding")
+        p.add_argument("predictor")
+        p.add_argument("loss", help="a loss name, or 'regression' for rf/xgb")
+        p.add_argument("--train-size", type=int, required=True)
+        p.add_argument("--seed", type=int, required=True)
+
+    p = sub.add_parser("table", help="aggregate evaluated runs into a report table")
+    p.add_argument("name", help="renas_ktau_vs_train_size | loss_study")
+
+    p = sub.add_parser("check", help="exactness checks of the cost model")
+    p.add_argument("check", help="nb101_params")
+    p.add_argument("--out-dir", default="reports/checks")
     return parser
 
 

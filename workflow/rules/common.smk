@@ -9,6 +9,7 @@ from snakemake.utils import validate
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from nasrank.benchmarks import processed_stems
+from nasrank.encodings import spec_source
 from nasrank.io import write_text
 
 
@@ -32,6 +33,7 @@ SRC = os.path.relpath(f"{workflow.basedir}/src")  # relative: no rerun when move
 NASRANK = f"PYTHONPATH={SRC}${{PYTHONPATH:+:$PYTHONPATH}} python -m nasrank --params {PARAMS}"
 RAW = config["data"]["raw_dir"]
 PROCESSED = config["data"]["processed_dir"]
+FEATURES = config["data"]["features_dir"]
 BENCHMARKS = config["benchmarks"]
 
 
@@ -43,6 +45,12 @@ def processed_files(bench):
 def all_targets():
     """Every processed table of the configured benchmarks and the statistics tables."""
     targets = [f for bench in BENCHMARKS for f in processed_files(bench)]
+    targets += [
+        f"{FEATURES}/{bench}/{encoding}.parquet"
+        for bench in BENCHMARKS
+        for encoding in config["encodings"]["build"].get(bench, [])
+    ]
     if "nb101" in BENCHMARKS:
         targets += rules.stats_nb101.output
+        targets += rules.check_nb101_params.output
     return targets

@@ -15,9 +15,12 @@ between stacks, global average pooling and a dense layer to 10 classes. Inside a
 * the output concatenates its interior predecessors and, with an input->output edge,
   adds a projection of the input to the output channels.
 
-BatchNorm has 2 trainable parameters per channel (gamma, beta). FLOPs are counted as
-multiply-accumulates of convolutions and the dense layer (BN, ReLU, pooling, additions
-excluded), the convention of NASLib's ``flops`` column.
+BatchNorm has 2 trainable parameters per channel (gamma, beta). FLOPs come in two
+conventions: ``macs`` counts multiply-accumulates of convolutions and the dense layer;
+``naslib`` adds 3 per output element of every conv-BN-ReLU (BN scale and shift, ReLU)
+and k*k per output element of every k x k max-pool, global pooling and additions
+excluded. The ``naslib`` totals equal NASLib's ``flops`` column exactly for all 500 of
+its NAS-Bench-101 cells (found by fitting, then checked cell by cell).
 
 Per-vertex attribution (used by ReNAS's tensor): a vertex owns its op and the 1x1
 projection that feeds it; the output vertex owns the input->output projection; the
@@ -47,6 +50,13 @@ STEM_PARAMS = 3 * 3 * 3 * STEM_CHANNELS + 2 * STEM_CHANNELS  # 3,712
 DENSE_PARAMS = STEM_CHANNELS * 4 * NUM_CLASSES + NUM_CLASSES  # 5,130
 STEM_FLOPS = IMAGE_SIZE * IMAGE_SIZE * 3 * 3 * 3 * STEM_CHANNELS
 DENSE_FLOPS = STEM_CHANNELS * 4 * NUM_CLASSES
+BN_RELU_FLOPS = 3  # per output element of a conv-BN-ReLU (NASLib's convention)
+POOL_KERNEL = 3 * 3
+DOWNSAMPLE_KERNEL = 2 * 2
+# NASLib's convention outside the cells: the stem's BN-ReLU and the two 2x2 max-pools.
+NETWORK_EXTRA_NASLIB = BN_RELU_FLOPS * IMAGE_SIZE**2 * STEM_CHANNELS + DOWNSAMPLE_KERNEL * (
+    (IMAGE_SIZE // 2) ** 2 * STEM_CHANNELS + (IMAGE_SIZE // 4) ** 2 * STEM_CHANNELS * 2
+)
 # Op codes of the cell vertices (nasrank.spaces.nb101.OP_CODE).
 INPUT, OUTPUT, CONV3X3, CONV1X1, MAXPOOL = -1, -2, 0, 1, 2
 MAX_VERTICES = 7
@@ -61,11 +71,13 @@ class CellCosts:
             vertices beyond a cell's ``n_vertices`` are 0 and the output vertex of an
             n-vertex cell sits at index ``n - 1``.
         flops: ``(N, 9, 7)`` int64 multiply-accumulates, same layout.
+        flops_naslib: ``(N, 9, 7)`` int64 FLOPs in NASLib's convention.
         channels: ``(N, 9, 7)`` int64 output channels of each vertex.
     """
 
     params: np.ndarray
     flops: np.ndarray
+    flops_naslib: np.ndarray
     channels: np.ndarray
 
 
@@ -133,6 +145,7 @@ def cell_costs(adjacency: np.ndarray, n_vertices: np.ndarray, ops: np.ndarray) -
     count = adjacency.shape[0]
     params = np.zeros((count, NUM_CELLS, MAX_VERTICES), dtype=np.int64)
     flops = np.zeros_like(params)
+    flops_naslib = np.zeros_like(params)
     channels = np.zeros_like(params)
     for n in np.unique(n_vertices).tolist():
         rows = np.flatnonzero(n_vertices == n)
@@ -143,26 +156,32 @@ def cell_costs(adjacency: np.ndarray, n_vertices: np.ndarray, ops: np.ndarray) -
             hw = size * size
             p = np.zeros((len(rows), n), dtype=np.int64)
             f = np.zeros_like(p)
+            extra = np.zeros_like(p)  # NASLib's BN/ReLU/pooling terms
             interior_ch = ch[:, 1 : n - 1]
             # 1x1 projection of the cell input feeding vertex t
             proj = adj[:, 0, 1 : n - 1] * interior_ch
             p[:, 1 : n - 1] += proj * in_ch + 2 * proj
             f[:, 1 : n - 1] += proj * in_ch * hw
+            extra[:, 1 : n - 1] += BN_RELU_FLOPS * proj * hw
             # the vertex op (input channels = output channels = channels[t])
-            kernel = np.select([op[:, 1 : n - 1] == CONV3X3, op[:, 1 : n - 1] == CONV1X1],
-                               [9, 1], 0)
+            interior_op = op[:, 1 : n - 1]
+            kernel = np.select([interior_op == CONV3X3, interior_op == CONV1X1], [9, 1], 0)
             conv = np.where(kernel > 0, 1, 0)
             p[:, 1 : n - 1] += kernel * interior_ch * interior_ch + 2 * interior_ch * conv
             f[:, 1 : n - 1] += kernel * interior_ch * interior_ch * hw
+            extra[:, 1 : n - 1] += np.where(interior_op == MAXPOOL, POOL_KERNEL,
+                                            BN_RELU_FLOPS * conv) * interior_ch * hw
             # projection of the input to the output (an input->output edge, or no
             # interior vertex at all)
             out_proj = adj[:, 0, n - 1] if n > 2 else np.ones(len(rows), dtype=np.int64)
             p[:, n - 1] += out_proj * (in_ch * out_ch + 2 * out_ch)
             f[:, n - 1] += out_proj * in_ch * out_ch * hw
+            extra[:, n - 1] += BN_RELU_FLOPS * out_proj * out_ch * hw
             params[rows, cell, :n] = p
             flops[rows, cell, :n] = f
+            flops_naslib[rows, cell, :n] = f + extra
             channels[rows, cell, :n] = ch
-    return CellCosts(params=params, flops=flops, channels=channels)
+    return CellCosts(params=params, flops=flops, flops_naslib=flops_naslib, channels=channels)
 
 
 def network_params(costs: CellCosts) -> np.ndarray:
@@ -170,6 +189,11 @@ def network_params(costs: CellCosts) -> np.ndarray:
     return costs.params.sum(axis=(1, 2)) + STEM_PARAMS + DENSE_PARAMS
 
 
-def network_flops(costs: CellCosts) -> np.ndarray:
-    """Total multiply-accumulates of each network for one 32x32 image."""
-    return costs.flops.sum(axis=(1, 2)) + STEM_FLOPS + DENSE_FLOPS
+def network_flops(costs: CellCosts, convention: str = "macs") -> np.ndarray:
+    """Total FLOPs of each network for one 32x32 image (``macs`` or ``naslib``)."""
+    if convention == "macs":
+        return costs.flops.sum(axis=(1, 2)) + STEM_FLOPS + DENSE_FLOPS
+    if convention == "naslib":
+        return (costs.flops_naslib.sum(axis=(1, 2)) + STEM_FLOPS + DENSE_FLOPS
+                + NETWORK_EXTRA_NASLIB)
+    raise ValueError(f"unknown FLOPs convention {convention!r}; use 'macs' or 'naslib'")

@@ -1,0 +1,138 @@
+"""Experiment grids of params.yaml expanded into training runs, and their result tables.
+
+Each grid cell is one :class:`Run` (one Snakemake job, one DVC stage): a processed table,
+an encoding, a predictor, a loss, a train size and a seed. Tables aggregate the
+evaluated runs over seeds.
+
+Usage::
+
+    runs = experiment_runs(params, "renas_variants")     # list[Run]
+    df = renas_table(params)                              # after the runs are evaluated
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nasrank.errors import ConfigError
+
+EXPERIMENTS = ("renas_variants", "loss_study")
+# Metrics summarised in the tables (mean and std over seeds).
+RENAS_METRICS = ("kendall_tau",)
+LOSS_STUDY_METRICS = ("kendall_tau", "spearman", "precision_t_0.5", "n_at_10")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training/evaluation run of a grid."""
+
+    table: str
+    encoding: str
+    predictor: str
+    loss: str
+    train_size: int
+    seed: int
+
+    @property
+    def bench(self) -> str:
+        return self.table.split("-", 1)[0]
+
+    @property
+    def task(self) -> str | None:
+        return self.table.split("-", 1)[1] if "-" in self.table else None
+
+    @property
+    def run_id(self) -> str:
+        return (f"{self.table}/{self.encoding}/{self.predictor}/{self.loss}/"
+                f"n{self.train_size}/s{self.seed}")
+
+
+def experiment_runs(params: dict[str, Any], name: str) -> list[Run]:
+    """The runs of one experiment grid, in a fixed order.
+
+    Raises:
+        ConfigError: unknown experiment name.
+    """
+    exp = params["experiments"]
+    if name == "renas_variants":
+        cfg = exp[name]
+        table = cfg["bench"] + (f"-{cfg['task']}" if cfg["task"] else "")
+        return [
+            Run(table, v["encoding"], cfg["predictor"], v["loss"], size, seed)
+            for v in cfg["variants"].values()
+            for size in cfg["train_sizes"]
+            for seed in cfg["seeds"]
+        ]
+    if name == "loss_study":
+        cfg = exp[name]
+        return [
+            Run(table, cfg["encoding"], cfg["predictor"], loss, size, seed)
+            for table in cfg["tables"]
+            for loss in cfg["losses"]
+            for size in cfg["train_sizes"]
+            for seed in cfg["seeds"]
+        ]
+    raise ConfigError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
+
+
+def all_runs(params: dict[str, Any]) -> list[Run]:
+    """Every run of every grid, each once."""
+    seen: dict[str, Run] = {}
+    for name in EXPERIMENTS:
+        for r in experiment_runs(params, name):
+            seen.setdefault(r.run_id, r)
+    return list(seen.values())
+
+
+def metrics_path(params: dict[str, Any], run: Run) -> Path:
+    """``reports/metrics/<run_id>.json``."""
+    return Path(params["reports"]["metrics_dir"]) / f"{run.run_id}.json"
+
+
+def _load(params: dict[str, Any], runs: list[Run]) -> pd.DataFrame:
+    rows = []
+    for r in runs:
+        with open(metrics_path(params, r), encoding="utf-8") as f:
+            m = json.load(f)
+        rows.append({"table": r.table, "encoding": r.encoding, "predictor": r.predictor,
+                     "loss": r.loss, "train_size": r.train_size, "seed": r.seed,
+                     **m["metrics"]})
+    return pd.DataFrame(rows)
+
+
+def _summarise(df: pd.DataFrame, keys: list[str], metrics: tuple[str, ...]) -> pd.DataFrame:
+    grouped = df.groupby(keys, sort=False)
+    out = grouped.size().rename("n_seeds").to_frame()
+    for m in metrics:
+        out[f"{m}_mean"] = grouped[m].mean()
+        out[f"{m}_std"] = grouped[m].std(ddof=1).fillna(0.0) if len(df) else np.nan
+    return out.reset_index()
+
+
+def renas_table(params: dict[str, Any]) -> pd.DataFrame:
+    """ReNAS Table 2 layout: Kendall tau per variant and train size (mean, std over seeds)."""
+    cfg = params["experiments"]["renas_variants"]
+    runs = experiment_runs(params, "renas_variants")
+    df = _load(params, runs)
+    variant_of = {(v["encoding"], v["loss"]): name for name, v in cfg["variants"].items()}
+    df.insert(0, "variant", [variant_of[(e, lo)] for e, lo in zip(df.encoding, df.loss,
+                                                                  strict=True)])
+    return _summarise(df, ["variant", "encoding", "loss", "train_size"], RENAS_METRICS)
+
+
+def loss_study_table(params: dict[str, Any]) -> pd.DataFrame:
+    """Per benchmark/task, loss and train size: ranking metrics (mean, std over seeds)."""
+    df = _load(params, experiment_runs(params, "loss_study"))
+    return _summarise(df, ["table", "loss", "train_size"], LOSS_STUDY_METRICS)
+
+
+TABLES = {
+    "renas_ktau_vs_train_size": ("renas_variants", renas_table),
+    "loss_study": ("loss_study", loss_study_table),
+}

@@ -1,0 +1,49 @@
+"""Losses of performance predictors for NAS, behind one registry.
+
+Names: ``mse``, ``l1``, ``hr``, ``lr``, ``mse_sr``, ``listmle``, ``ew``, ``mape``,
+``warp``, ``renas``, ``piecewise``. Each class documents its formula and source.
+
+Usage::
+
+    from nasrank.losses import LossContext, get_loss
+
+    loss_fn = get_loss("hr", margin=0.1)
+    loss = loss_fn(pred, target, features=None, ctx=LossContext(epoch=3, n_train=100))
+    loss.backward()
+
+``pred`` and ``target`` are (B,) tensors, targets min-max scaled to [0, 1] on the
+training split (higher is better). ``features`` (B, D) are the predictor's penultimate
+features, needed only where ``loss_fn.needs_features`` is true (``renas``).
+"""
+
+from nasrank.losses.base import Loss, LossContext
+from nasrank.losses.piecewise import PiecewiseLoss
+from nasrank.losses.ranking import (
+    HingeRankingLoss,
+    ListMLELoss,
+    LogisticRankingLoss,
+    MSESequenceRankingLoss,
+)
+from nasrank.losses.registry import LOSSES, get_loss, loss_options
+from nasrank.losses.regression import L1Loss, MSELoss
+from nasrank.losses.renas import ReNASLoss
+from nasrank.losses.weighted import ExponentialWeightedLoss, MAPELoss, WARPLoss
+
+__all__ = [
+    "LOSSES",
+    "ExponentialWeightedLoss",
+    "HingeRankingLoss",
+    "L1Loss",
+    "ListMLELoss",
+    "LogisticRankingLoss",
+    "Loss",
+    "LossContext",
+    "MAPELoss",
+    "MSELoss",
+    "MSESequenceRankingLoss",
+    "PiecewiseLoss",
+    "ReNASLoss",
+    "WARPLoss",
+    "get_loss",
+    "loss_options",
+]

@@ -1,0 +1,389 @@
+"""Train one predictor on a labelled sample and predict every labelled architecture.
+
+One run is one cell of an experiment grid: (benchmark task, encoding, predictor, loss,
+train size, seed). The split, the feature standardisation and the label scaling are
+functions of that tuple alone, so a run is reproducible bit for bit on the same device.
+
+Protocols for the split (``train.protocol``):
+
+* ``renas``: ``train_size`` labelled architectures drawn at random; every other labelled
+  architecture is the test set (ReNAS).
+* ``naslib``: a test set of ``naslib_test_size`` drawn first; the training set is the
+  first ``train_size`` of one permutation of the rest, so smaller sizes are prefixes of
+  larger ones for the same seed (White et al.).
+
+Features are standardised element-wise and labels min-max scaled to [0, 1] with
+statistics of the training split only. Predictions are mapped back to the label's units.
+
+Usage::
+
+    cfg = RunConfig(bench="nb101", task=None, encoding="renas_tensor", predictor="lenet",
+                    loss="lr", train_size=424, seed=0)
+    result = run(cfg, params)        # writes data/models/<cfg.run_id>/
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nasrank import __version__
+from nasrank.benchmarks.common import output_stem
+from nasrank.encodings import get_encoding
+from nasrank.encodings.store import read_features
+from nasrank.errors import ConfigError, DataFormatError, NasrankError
+from nasrank.io import atomic_path, read_metadata, write_json, write_parquet
+
+log = logging.getLogger("nasrank.train")
+
+PREDICT_BATCH = 8192
+REGRESSION = "regression"  # the "loss" of tree predictors, which fit the target directly
+
+
+class TrainingError(NasrankError):
+    """Training diverged (non-finite loss) or cannot start."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run."""
+
+    bench: str
+    task: str | None
+    encoding: str
+    predictor: str
+    loss: str
+    train_size: int
+    seed: int
+    target: str | None = None
+    protocol: str = "renas"
+    naslib_test_size: int = 200
+    epochs: int = 200
+    batch_size: int = 1024
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    device: str = "auto"
+    select: str = "last"
+    predictor_options: dict[str, Any] = field(default_factory=dict)
+    loss_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def table(self) -> str:
+        """Stem of the processed table with the labels (``nb201-cifar10``)."""
+        return output_stem(self.bench, self.task)
+
+    @property
+    def run_id(self) -> str:
+        """Relative directory of the run under ``data/models``."""
+        return (f"{self.table}/{self.encoding}/{self.predictor}/{self.loss}/"
+                f"n{self.train_size}/s{self.seed}")
+
+
+def config_from_params(params: dict[str, Any], **cell: Any) -> RunConfig:
+    """A :class:`RunConfig` from params.yaml's ``train``, ``losses`` and ``predictors``."""
+    train = params["train"]
+    loss = cell["loss"]
+    predictor = cell["predictor"]
+    return RunConfig(
+        **cell,
+        protocol=train["protocol"],
+        naslib_test_size=train["naslib_test_size"],
+        epochs=train["epochs"],
+        batch_size=train["batch_size"],
+        lr=train["lr"],
+        weight_decay=train["weight_decay"],
+        device=train["device"],
+        select=train["select"],
+        predictor_options=dict(params["predictors"].get(predictor, {})),
+        loss_options=dict(params["losses"].get(loss, {})),
+    )
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device is 'cuda' but no CUDA device is available")
+    return name
+
+
+def load_labels(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Labelled architectures of a processed table: ids, target values, target name.
+
+    Raises:
+        DataFormatError: the target column is missing.
+    """
+    meta = read_metadata(path)
+    target = target or meta.get("default_target")
+    if target is None:
+        raise DataFormatError(f"{path}: no target given and no default_target in metadata")
+    names = pq.read_schema(path).names
+    if target not in names:
+        numeric = [c for c in names if c != "arch_id"]
+        raise DataFormatError(f"{path}: no target column {target!r}; columns: {numeric}")
+    table = pq.read_table(path, columns=["arch_id", target])
+    y = table.column(target).to_numpy(zero_copy_only=False).astype(np.float64)
+    keep = np.isfinite(y)
+    ids = table.column("arch_id").to_numpy(zero_copy_only=False)[keep]
+    return ids, y[keep], target
+
+
+def split(n: int, cfg: RunConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training and test architectures.
+
+    Raises:
+        ConfigError: the train size does not fit the labelled pool.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    perm = rng.permutation(n)
+    if cfg.protocol == "renas":
+        if not 2 <= cfg.train_size <= n - 2:
+            raise ConfigError(f"{cfg.run_id}: train size {cfg.train_size} does not fit the "
+                              f"{n} labelled architectures of {cfg.table} (2..{n - 2})")
+        return np.sort(perm[: cfg.train_size]), np.sort(perm[cfg.train_size :])
+    if cfg.protocol == "naslib":
+        test = perm[: cfg.naslib_test_size]
+        pool = perm[cfg.naslib_test_size :]
+        if not 2 <= cfg.train_size <= len(pool) or len(test) < 2:
+            raise ConfigError(f"{cfg.run_id}: train size {cfg.train_size} does not fit the "
+                              f"{len(pool)} labelled architectures left after a test set "
+                              f"of {cfg.naslib_test_size} in {cfg.table}")
+        return np.sort(pool[: cfg.train_size]), np.sort(test)
+    raise ConfigError(f"unknown train.protocol {cfg.protocol!r}; use renas or naslib")
+
+
+@dataclass
+class Scaling:
+    """Training-split statistics: feature mean/std (element-wise), label min/max."""
+
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    y_min: float
+    y_max: float
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray) -> Scaling:
+        mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
+        std = x.std(axis=0, dtype=np.float64).astype(np.float32)
+        std[std == 0] = 1.0
+        lo, hi = float(y.min()), float(y.max())
+        return cls(mean, std, lo, hi if hi > lo else lo + 1.0)
+
+    def x(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.x_mean) / self.x_std
+
+    def y(self, y: np.ndarray) -> np.ndarray:
+        return (y - self.y_min) / (self.y_max - self.y_min)
+
+    def y_inverse(self, z: np.ndarray) -> np.ndarray:
+        return z * (self.y_max - self.y_min) + self.y_min
+
+
+def _batches(n: int, size: int, order: np.ndarray) -> list[np.ndarray]:
+    """Mini-batches of ``order``; a last batch of one joins the previous one (BatchNorm)."""
+    parts = [order[i : i + size] for i in range(0, n, size)]
+    if len(parts) > 1 and len(parts[-1]) == 1:
+        parts[-2] = np.concatenate([parts[-2], parts.pop()])
+    return parts
+
+
+def fit_torch(cfg: RunConfig, x: np.ndarray, y: np.ndarray, device: str,
+              layout: dict[str, list[int]]) -> tuple[Any, list[dict[str, float]]]:
+    """Train a torch predictor with the configured loss; returns the model and epoch log.
+
+    Raises:
+        TrainingError: a non-finite loss, naming the epoch, step and run.
+    """
+    import torch
+
+    from nasrank.losses import LossContext, get_loss
+    from nasrank.metrics import ranking_metrics
+    from nasrank.predictors import get_predictor
+
+    torch.manual_seed(cfg.seed)
+    torch.use_deterministic_algorithms(True, warn_only=False)
+    model = get_predictor(cfg.predictor, x.shape[1:], layout or None,
+                          seed=cfg.seed, **cfg.predictor_options).to(device)
+    loss_fn = get_loss(cfg.loss, **cfg.loss_options).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    xt = torch.from_numpy(x).to(device)
+    yt = torch.from_numpy(y.astype(np.float32)).to(device)
+    rng = np.random.default_rng(cfg.seed + 1)
+    history: list[dict[str, float]] = []
+    best_state, best_score = None, -math.inf
+    for epoch in range(cfg.epochs):
+        model.train()
+        ctx = LossContext(epoch=epoch, n_train=len(y))
+        total = 0.0
+        for step, idx in enumerate(_batches(len(y), cfg.batch_size, rng.permutation(len(y)))):
+            b = torch.from_numpy(idx).to(device)
+            pred, feats = model(xt[b])
+            loss = loss_fn(pred, yt[b], feats if loss_fn.needs_features else None, ctx)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"{cfg.run_id}: loss {cfg.loss} is {loss.item()} at epoch "
+                                    f"{epoch}, step {step}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        row = {"epoch": epoch, "loss": total / len(y)}
+        if cfg.select == "train_kendall_tau":
+            score = ranking_metrics(y, predict_torch(model, x, device), precision_t=(),
+                                    n_at_k=(), precision_at_k=())["kendall_tau"]
+            row["train_kendall_tau"] = score
+            if score > best_score:
+                best_score = score
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        history.append(row)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return model, history
+
+
+def predict_torch(model: Any, x: np.ndarray, device: str) -> np.ndarray:
+    """Batched inference in eval mode (scaled units)."""
+    import torch
+
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), PREDICT_BATCH):
+            pred, _ = model(torch.from_numpy(x[i : i + PREDICT_BATCH]).to(device))
+            out.append(pred.float().cpu().numpy())
+    return np.concatenate(out).astype(np.float64) if out else np.empty(0)
+
+
+def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
+    """Train, predict all labelled architectures, write the run directory.
+
+    Writes ``data/models/<run_id>/``: ``model.bin`` (``torch.save`` of the state dict and
+    scaling, or ``joblib`` of the fitted tree ensemble and scaling: ``model_format`` in
+    the config), ``config.json``, ``log.csv`` (one row per epoch),
+    ``predictions.parquet`` (arch_id, split, y_true, y_pred) and ``timing.json`` (fit and
+    query times, kept apart because they differ from run to run).
+    """
+    from nasrank.predictors import PREDICTORS
+
+    spec = PREDICTORS.get(cfg.predictor)
+    if spec is None:
+        from nasrank.predictors import get_predictor
+
+        get_predictor(cfg.predictor, (1,))  # raises UnknownNameError listing the names
+    if not spec.uses_loss and cfg.loss != REGRESSION:
+        raise ConfigError(f"predictor {cfg.predictor!r} fits the regression target; use loss "
+                          f"'{REGRESSION}', not {cfg.loss!r}")
+    if spec.uses_loss and cfg.loss == REGRESSION:
+        raise ConfigError(f"predictor {cfg.predictor!r} needs a loss, not '{REGRESSION}'")
+
+    processed = Path(params["data"]["processed_dir"]) / f"{cfg.table}.parquet"
+    features = Path(params["data"]["features_dir"]) / cfg.bench / f"{cfg.encoding}.parquet"
+    enc = get_encoding(cfg.bench, cfg.encoding)
+    for path, stage in ((processed, f"ingest {cfg.bench}"),
+                        (features, f"encode {cfg.bench} {cfg.encoding}")):
+        if not path.is_file():
+            raise NasrankError(f"{path} is missing; run `nasrank {stage}` first")
+    ids, y, target = load_labels(processed, cfg.target)
+    feats = read_features(features, ids=ids)
+    x = feats.x.reshape(len(ids), *enc.shape)
+    train_idx, test_idx = split(len(ids), cfg)
+    scaling = Scaling.fit(x[train_idx], y[train_idx])
+    xs = scaling.x(x).astype(np.float32)
+    ys = scaling.y(y)
+
+    out_dir = Path(params["data"]["models_dir"]) / cfg.run_id
+    start = time.perf_counter()
+    history: list[dict[str, float]] = []
+    if spec.kind == "torch":
+        import torch
+
+        device = resolve_device(cfg.device)
+        model, history = fit_torch(cfg, xs[train_idx], ys[train_idx], device, enc.layout)
+        fit_s = time.perf_counter() - start
+        q0 = time.perf_counter()
+        z = predict_torch(model, xs, device)
+        query_s = time.perf_counter() - q0
+        state = {"state_dict": model.state_dict(), "x_mean": torch.from_numpy(scaling.x_mean),
+                 "x_std": torch.from_numpy(scaling.x_std),
+                 "y_range": torch.tensor([scaling.y_min, scaling.y_max], dtype=torch.float64)}
+        with atomic_path(out_dir / "model.bin") as tmp:
+            torch.save(state, tmp)
+    else:
+        device = "cpu"
+        from nasrank.predictors import get_predictor
+
+        model = get_predictor(cfg.predictor, enc.shape, seed=cfg.seed, **cfg.predictor_options)
+        model.fit(xs[train_idx], ys[train_idx])
+        fit_s = time.perf_counter() - start
+        q0 = time.perf_counter()
+        z = np.asarray(model.predict(xs), dtype=np.float64)
+        query_s = time.perf_counter() - q0
+        import joblib
+
+        with atomic_path(out_dir / "model.bin") as tmp:
+            joblib.dump({"model": model, "scaling": scaling}, tmp)
+    if not np.isfinite(z).all():
+        raise TrainingError(f"{cfg.run_id}: the predictor output non-finite values")
+    y_pred = scaling.y_inverse(z)
+
+    split_col = np.full(len(ids), "test", dtype=object)
+    split_col[train_idx] = "train"
+    table = pa.table({
+        "arch_id": pa.array(ids, pa.string()),
+        "split": pa.array(split_col, pa.string()),
+        "y_true": pa.array(y, pa.float64()),
+        "y_pred": pa.array(y_pred, pa.float64()),
+    })
+    config = {**asdict(cfg), "run_id": cfg.run_id, "target": target,
+              "n_labelled": len(ids), "n_train": len(train_idx), "n_test": len(test_idx),
+              "nasrank_version": __version__, "device_kind": device.split(":")[0],
+              "model_format": "torch" if spec.kind == "torch" else "joblib"}
+    write_parquet(out_dir / "predictions.parquet", table, config)
+    write_json(out_dir / "config.json", config)
+    with atomic_path(out_dir / "log.csv") as tmp:
+        keys = list(history[0]) if history else ["epoch", "loss"]
+        lines = [",".join(keys)] + [",".join(repr(r[k]) for k in keys) for r in history]
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    timing = {"fit_time_s": fit_s, "query_time_s": query_s,
+              "query_time_per_arch_s": query_s / len(ids), "device": device,
+              "n_queried": len(ids)}
+    write_json(out_dir / "timing.json", timing)
+    log.info("%s: trained on %d, predicted %d in %.1f s + %.2f s on %s", cfg.run_id,
+             len(train_idx), len(ids), fit_s, query_s, device)
+    return {"config": config, "timing": timing}
+
+
+
+def evaluate(params: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Ranking metrics of a run's test split (and its train split for reference).
+
+    Returns:
+        ``{"run_id", "config", "metrics" (test split), "train_metrics"}``: no timings,
+        so the file is identical whenever the predictions are.
+    """
+    from nasrank.metrics import ranking_metrics
+
+    path = run_dir / "predictions.parquet"
+    table = pq.read_table(path)
+    config = read_metadata(path)
+    ev = params["evaluation"]
+    options = {"precision_t": tuple(ev["precision_t"]), "n_at_k": tuple(ev["n_at_k"]),
+               "precision_at_k": tuple(ev["precision_at_k"])}
+    split_col = table.column("split").to_numpy(zero_copy_only=False)
+    y_true = table.column("y_true").to_numpy()
+    y_pred = table.column("y_pred").to_numpy()
+    out = {"run_id": config["run_id"], "config": config}
+    for name, part in (("metrics", "test"), ("train_metrics", "train")):
+        sel = split_col == part
+        out[name] = ranking_metrics(y_true[sel], y_pred[sel], **options)
+    return out
