@@ -221,6 +221,23 @@ def cmd_table(args: argparse.Namespace, params: dict[str, Any]) -> None:
         log.info("wrote %s", p)
 
 
+def cmd_dvc_yaml(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.dvcgen import render
+    from nasrank.io import write_text
+
+    text = render(params)
+    dest = Path(args.output)
+    if args.check:
+        current = dest.read_text(encoding="utf-8") if dest.is_file() else ""
+        if current != text:
+            raise NasrankError(f"{dest} is not what `nasrank dvc-yaml` generates from "
+                               f"{args.params}; rerun it and commit the result")
+        log.info("%s is up to date", dest)
+        return
+    write_text(dest, text)
+    log.info("wrote %s", dest)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
     "fetch": cmd_fetch,
     "enumerate": cmd_enumerate,
@@ -231,6 +248,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "table": cmd_table,
+    "dvc-yaml": cmd_dvc_yaml,
 }
 
 
@@ -273,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("table", help="aggregate evaluated runs into a report table")
     p.add_argument("name", help="renas_ktau_vs_train_size | loss_study")
+
+    p = sub.add_parser("dvc-yaml", help="generate dvc.yaml from params.yaml")
+    p.add_argument("--output", default="dvc.yaml")
+    p.add_argument("--check", action="store_true", help="fail if the file is stale")
 
     p = sub.add_parser("check", help="exactness checks of the cost model")
     p.add_argument("check", help="nb101_params")

@@ -12,8 +12,8 @@ Protocols for the split (``train.protocol``):
   first ``train_size`` of one permutation of the rest, so smaller sizes are prefixes of
   larger ones for the same seed (White et al.).
 
-Features are standardised element-wise and labels min-max scaled to [0, 1] with
-statistics of the training split only. Predictions are mapped back to the label's units.
+Features are standardised element-wise (except for predictors that take a graph, the
+GCN) and labels min-max scaled to [0, 1] with statistics of the training split only. Predictions are mapped back to the label's units.
 
 Usage::
 
@@ -89,9 +89,9 @@ class RunConfig:
 
 def config_from_params(params: dict[str, Any], **cell: Any) -> RunConfig:
     """A :class:`RunConfig` from params.yaml's ``train``, ``losses`` and ``predictors``."""
-    train = params["train"]
     loss = cell["loss"]
     predictor = cell["predictor"]
+    train = {**params["train"], **params["train"]["by_predictor"].get(predictor, {})}
     return RunConfig(
         **cell,
         protocol=train["protocol"],
@@ -173,10 +173,16 @@ class Scaling:
     y_max: float
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray) -> Scaling:
-        mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
-        std = x.std(axis=0, dtype=np.float64).astype(np.float32)
-        std[std == 0] = 1.0
+    def fit(cls, x: np.ndarray, y: np.ndarray, standardize: bool = True) -> Scaling:
+        """Statistics of the training split; identity feature scaling if not
+        ``standardize``."""
+        if standardize:
+            mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
+            std = x.std(axis=0, dtype=np.float64).astype(np.float32)
+            std[std == 0] = 1.0
+        else:
+            mean = np.zeros(x.shape[1:], dtype=np.float32)
+            std = np.ones(x.shape[1:], dtype=np.float32)
         lo, hi = float(y.min()), float(y.max())
         return cls(mean, std, lo, hi if hi > lo else lo + 1.0)
 
@@ -297,7 +303,7 @@ def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
     feats = read_features(features, ids=ids)
     x = feats.x.reshape(len(ids), *enc.shape)
     train_idx, test_idx = split(len(ids), cfg)
-    scaling = Scaling.fit(x[train_idx], y[train_idx])
+    scaling = Scaling.fit(x[train_idx], y[train_idx], standardize=spec.standardize)
     xs = scaling.x(x).astype(np.float32)
     ys = scaling.y(y)
 

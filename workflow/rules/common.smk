@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from nasrank.benchmarks import processed_stems
 from nasrank.encodings import spec_source
+from nasrank.experiments import TABLES, experiment_runs
 from nasrank.io import write_text
 
 
@@ -34,12 +35,27 @@ NASRANK = f"PYTHONPATH={SRC}${{PYTHONPATH:+:$PYTHONPATH}} python -m nasrank --pa
 RAW = config["data"]["raw_dir"]
 PROCESSED = config["data"]["processed_dir"]
 FEATURES = config["data"]["features_dir"]
+MODELS = config["data"]["models_dir"]
+METRICS = config["reports"]["metrics_dir"]
+TABLES_DIR = config["reports"]["tables_dir"]
+# Training jobs ask the scheduler for a GPU when params.yaml says train.device: cuda.
+GPUS = 1 if config["train"]["device"] == "cuda" else 0
 BENCHMARKS = config["benchmarks"]
 
 
 def processed_files(bench):
     """The Parquet tables `nasrank ingest bench` writes."""
     return [f"{PROCESSED}/{stem}.parquet" for stem in processed_stems(bench)]
+
+
+def train_settings(predictor, loss):
+    """What a training job depends on besides its wildcards (Snakemake reruns it when
+    these change)."""
+    return {
+        "train": config["train"],
+        "loss": config["losses"].get(loss, {}),
+        "predictor": config["predictors"].get(predictor, {}),
+    }
 
 
 def all_targets():
@@ -53,4 +69,5 @@ def all_targets():
     if "nb101" in BENCHMARKS:
         targets += rules.stats_nb101.output
         targets += rules.check_nb101_params.output
+    targets += [f"{TABLES_DIR}/{name}.{ext}" for name in TABLES for ext in ("csv", "md")]
     return targets

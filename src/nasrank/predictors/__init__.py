@@ -66,6 +66,8 @@ class PredictorSpec:
         fits: which encodings it takes, for error messages.
         build: ``(input_shape, layout, **options) -> predictor``.
         check: ``(input_shape, layout) -> None`` or the reason it cannot take them.
+        standardize: whether the trainer standardises its inputs with training-split
+            statistics (not for the GCN, whose input is a graph: adjacency, one-hot, mask).
     """
 
     name: str
@@ -78,6 +80,7 @@ class PredictorSpec:
     check: Callable[[tuple[int, ...], Mapping[str, Sequence[int]] | None], str | None] = field(
         default=lambda shape, layout: None
     )
+    standardize: bool = True
 
 
 # ----------------------------------------------------------------------- input checks
@@ -223,6 +226,7 @@ PREDICTORS: dict[str, PredictorSpec] = {
             defaults={"seed": None, "hidden": 144, "layers": 4, "dropout": 0.1,
                       "head_hidden": None, "normalization": "mean"},
             fits="the packed gcn encoding (V, V+T+1) with its adjacency/ops/mask layout: gcn",
+            standardize=False,
             build=_build_gcn,
             check=_check_gcn,
         ),
