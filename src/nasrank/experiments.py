@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from nasrank.errors import ConfigError
+from nasrank.errors import ConfigError, NasrankError
 
 EXPERIMENTS = ("renas_variants", "loss_study")
 # Metrics summarised in the tables (mean and std over seeds).
@@ -98,7 +97,12 @@ def metrics_path(params: dict[str, Any], run: Run) -> Path:
 def _load(params: dict[str, Any], runs: list[Run]) -> pd.DataFrame:
     rows = []
     for r in runs:
-        with open(metrics_path(params, r), encoding="utf-8") as f:
+        path = metrics_path(params, r)
+        if not path.is_file():
+            raise NasrankError(f"{path} is missing; run `nasrank evaluate {r.table} "
+                               f"{r.encoding} {r.predictor} {r.loss} --train-size "
+                               f"{r.train_size} --seed {r.seed}` first")
+        with open(path, encoding="utf-8") as f:
             m = json.load(f)
         rows.append({"table": r.table, "encoding": r.encoding, "predictor": r.predictor,
                      "loss": r.loss, "train_size": r.train_size, "seed": r.seed,
@@ -107,11 +111,17 @@ def _load(params: dict[str, Any], runs: list[Run]) -> pd.DataFrame:
 
 
 def _summarise(df: pd.DataFrame, keys: list[str], metrics: tuple[str, ...]) -> pd.DataFrame:
+    """Mean and sample std over seeds; NaN values (e.g. the correlation of a predictor
+    that output a constant) are counted in ``n_nan_<metric>`` and left out; the std of a
+    single value is NaN (empty in the Markdown table), not 0."""
     grouped = df.groupby(keys, sort=False)
     out = grouped.size().rename("n_seeds").to_frame()
     for m in metrics:
         out[f"{m}_mean"] = grouped[m].mean()
-        out[f"{m}_std"] = grouped[m].std(ddof=1).fillna(0.0) if len(df) else np.nan
+        out[f"{m}_std"] = grouped[m].std(ddof=1)
+        nan = grouped[m].apply(lambda v: int(v.isna().sum()))
+        if nan.any():
+            out[f"n_nan_{m}"] = nan
     return out.reset_index()
 
 

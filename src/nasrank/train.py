@@ -13,7 +13,8 @@ Protocols for the split (``train.protocol``):
   larger ones for the same seed (White et al.).
 
 Features are standardised element-wise (except for predictors that take a graph, the
-GCN) and labels min-max scaled to [0, 1] with statistics of the training split only. Predictions are mapped back to the label's units.
+GCN) and labels min-max scaled to [0, 1] with statistics of the training split only.
+Predictions are mapped back to the label's units.
 
 Usage::
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,6 +47,9 @@ from nasrank.io import atomic_path, read_metadata, write_json, write_parquet
 log = logging.getLogger("nasrank.train")
 
 PREDICT_BATCH = 8192
+# Deterministic cuBLAS needs this before CUDA initialises (PyTorch reproducibility notes);
+# set in the environment of every training process, harmless on CPU.
+DETERMINISTIC_ENV = {"CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
 REGRESSION = "regression"  # the "loss" of tree predictors, which fit the target directly
 
 
@@ -218,7 +223,7 @@ def fit_torch(cfg: RunConfig, x: np.ndarray, y: np.ndarray, device: str,
     from nasrank.predictors import get_predictor
 
     torch.manual_seed(cfg.seed)
-    torch.use_deterministic_algorithms(True, warn_only=False)
+    torch.use_deterministic_algorithms(True, warn_only=False)  # cuBLAS: see DETERMINISTIC_ENV
     model = get_predictor(cfg.predictor, x.shape[1:], layout or None,
                           seed=cfg.seed, **cfg.predictor_options).to(device)
     loss_fn = get_loss(cfg.loss, **cfg.loss_options).to(device)
@@ -281,6 +286,8 @@ def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
     """
     from nasrank.predictors import PREDICTORS
 
+    for key, value in DETERMINISTIC_ENV.items():
+        os.environ.setdefault(key, value)
     spec = PREDICTORS.get(cfg.predictor)
     if spec is None:
         from nasrank.predictors import get_predictor
@@ -301,6 +308,10 @@ def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
             raise NasrankError(f"{path} is missing; run `nasrank {stage}` first")
     ids, y, target = load_labels(processed, cfg.target)
     feats = read_features(features, ids=ids)
+    if tuple(feats.meta["shape"]) != enc.shape:
+        raise DataFormatError(f"{features}: tensors of shape {tuple(feats.meta['shape'])}, but "
+                              f"{cfg.bench} {cfg.encoding} has shape {enc.shape}; rerun "
+                              f"`nasrank encode {cfg.bench} {cfg.encoding}`")
     x = feats.x.reshape(len(ids), *enc.shape)
     train_idx, test_idx = split(len(ids), cfg)
     scaling = Scaling.fit(x[train_idx], y[train_idx], standardize=spec.standardize)
@@ -322,8 +333,9 @@ def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
         state = {"state_dict": model.state_dict(), "x_mean": torch.from_numpy(scaling.x_mean),
                  "x_std": torch.from_numpy(scaling.x_std),
                  "y_range": torch.tensor([scaling.y_min, scaling.y_max], dtype=torch.float64)}
-        with atomic_path(out_dir / "model.bin") as tmp:
-            torch.save(state, tmp)
+        # through a file object: torch names the archive's root folder after a path
+        with atomic_path(out_dir / "model.bin") as tmp, open(tmp, "wb") as f:
+            torch.save(state, f)
     else:
         device = "cpu"
         from nasrank.predictors import get_predictor

@@ -4,7 +4,7 @@ Written as directly as possible from NAS-Bench-101's ``model_builder`` (vertex c
 projections, op costs) and ReNAS section 3.2 (depth sort, padding before the output,
 broadcast over columns), with Python loops and no shared code with
 :mod:`nasrank.encodings.nb101` or :mod:`nasrank.spaces.nb101_network` beyond the cell
-decoding. Tests assert both give identical tensors; ``benchmarks/encodings.py``
+decoding. Tests assert both give identical tensors; ``benchmarks/encode.py``
 reports the speed ratio.
 
 Usage::

@@ -27,7 +27,7 @@ the same run (float64 matmul GFLOP/s) makes timings from different machines comp
 
 Usage::
 
-    python benchmarks/encodings.py [--mirror DIR] [--out FILE] [--reference-sample N]
+    python benchmarks/encode.py [--mirror DIR] [--out FILE] [--reference-sample N]
                                    [--seed S] [--keep]
 
 Exits 1 if a stage fails or a reference tensor differs from the CLI's; a missed time or
