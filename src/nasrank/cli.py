@@ -12,6 +12,12 @@ Usage::
     nasrank stats nb101                  # reports/tables/nb101_space_stats.{csv,md}
     nasrank encode nb101 renas_tensor    # data/features/nb101/renas_tensor.parquet
     nasrank check nb101_params           # reports/checks/nb101_params.json
+    nasrank train nb101 renas_tensor lenet lr --train-size 424 --seed 0
+                                         # data/models/nb101/renas_tensor/lenet/lr/n424/s0/
+    nasrank evaluate nb101 renas_tensor lenet lr --train-size 424 --seed 0
+                                         # reports/metrics/<the same run>.json
+    nasrank table renas_ktau_vs_train_size   # reports/tables/<name>.{csv,md}
+    nasrank dvc-yaml [--check]           # dvc.yaml generated from params.yaml
 """
 
 from __future__ import annotations
