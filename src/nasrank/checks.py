@@ -19,10 +19,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from nasrank.benchmarks.common import load_json
-from nasrank.benchmarks.nb101 import NASLIB_FILE, naslib_spec
+from nasrank.benchmarks.nb101 import naslib_entries
 from nasrank.encodings.nb101 import decode
-from nasrank.spaces.nb101 import NB101Space
 from nasrank.spaces.nb101_network import cell_costs, network_flops, network_params
 
 WORST = 10
@@ -46,20 +44,18 @@ def _summary(ids: list[str], ours: np.ndarray, theirs: np.ndarray, source: str) 
 def _naslib_costs(raw_dir: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray,
                                           np.ndarray, np.ndarray]:
     """NASLib's 500 entries on their own pruned specs: ids, our params/MACs/FLOPs, theirs."""
-    records = load_json(raw_dir / NASLIB_FILE)["nasbench101"]["cifar10"]
-    space = NB101Space()
-    count = len(records)
+    entries = naslib_entries(raw_dir)
+    count = len(entries)
     adj = np.zeros((count, 7, 7), dtype=np.int8)
     ops = np.full((count, 7), -9, dtype=np.int64)
     n = np.zeros(count, dtype=np.int64)
     ids, params, flops = [], [], []
-    for i, (key, rec) in enumerate(records.items()):
-        spec = space.validate(naslib_spec(key))
+    for i, (arch_id, spec, rec) in enumerate(entries):
         k = len(spec.ops)
         adj[i, :k, :k] = spec.array
         ops[i, :k] = spec.labeling
         n[i] = k
-        ids.append(space.arch_id(spec))
+        ids.append(arch_id)
         params.append(round(rec["params"] * 1e6))
         flops.append(round(rec["flops"] * 1e6))
     costs = cell_costs(adj, n, ops)

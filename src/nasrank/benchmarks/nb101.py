@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +32,7 @@ from nasrank.spaces.nb101 import (
     ModelSpec,
     NB101Space,
     enumerate_space,
+    hash_module,
     spec_from_codes,
 )
 
@@ -139,11 +141,14 @@ def naslib_spec(key: str) -> ModelSpec:
     return ModelSpec(matrix, [NASLIB_OPS[c] for c in values[49:]])
 
 
-def _read_naslib(raw_dir: Path) -> dict[str, list]:
-    """NASLib's 500 entries, averaged per cell.
+def naslib_entries(raw_dir: Path) -> list[tuple[str, ModelSpec, dict[str, Any]]]:
+    """NASLib's entries in file order: ``(arch_id, pruned spec, record)``.
 
     Its keys are unpruned 7-vertex specs, so several keys can prune to the same cell
-    (the 500 entries are 292 cells); NASLib queried a random seed for each entry.
+    (the 500 entries are 292 cells); the spec keeps NASLib's own vertex order.
+
+    Raises:
+        DataFormatError: naming the file and the key that is malformed or not a cell.
     """
     path = raw_dir / NASLIB_FILE
     data = load_json(path)
@@ -152,14 +157,22 @@ def _read_naslib(raw_dir: Path) -> dict[str, list]:
     except (KeyError, TypeError) as exc:
         raise DataFormatError(f"{path}: expected keys nasbench101 -> cifar10") from exc
     space = NB101Space()
-    groups: dict[str, list[tuple[float, float, float]]] = {}
+    out = []
     for key, rec in records.items():
         require_keys(rec, ["val_accuracy", "params", "flops"], f"{path}: {key}")
         try:
-            arch_id = space.arch_id(naslib_spec(key))
+            spec = space.validate(naslib_spec(key))
         except (KeyError, OutOfDomainError, ValueError, SyntaxError) as exc:
             raise DataFormatError(f"{path}: key {key!r} is not a NAS-Bench-101 cell: "
                                   f"{exc}") from exc
+        out.append((hash_module(spec.array, spec.labeling), spec, rec))
+    return out
+
+
+def _read_naslib(raw_dir: Path) -> dict[str, list]:
+    """NASLib's entries averaged per cell (NASLib queried a random seed for each)."""
+    groups: dict[str, list[tuple[float, float, float]]] = {}
+    for arch_id, _, rec in naslib_entries(raw_dir):
         groups.setdefault(arch_id, []).append(
             (float(rec["val_accuracy"]), float(rec["params"]), float(rec["flops"])))
     out: dict[str, list] = {"arch_id": [], "val_acc": [], "params": [], "flops": [],

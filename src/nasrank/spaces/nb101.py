@@ -174,8 +174,8 @@ class NB101Space(SearchSpace):
         bad = [op for op in arch.ops[1:-1] if op not in OPS]
         if bad:
             raise OutOfDomainError(f"unknown op(s) {bad}; allowed: {list(OPS)}")
-        if not np.isin(matrix, (0, 1)).all() or np.tril(matrix).any():
-            raise OutOfDomainError("matrix must be 0/1 and strictly upper-triangular")
+        if np.tril(matrix).any():
+            raise OutOfDomainError("matrix must be strictly upper-triangular")
         pruned = prune(matrix, arch.ops)
         if pruned is None:
             raise OutOfDomainError("output is not reachable from input")
