@@ -284,15 +284,11 @@ def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
     ``predictions.parquet`` (arch_id, split, y_true, y_pred) and ``timing.json`` (fit and
     query times, kept apart because they differ from run to run).
     """
-    from nasrank.predictors import PREDICTORS
+    from nasrank.predictors import get_predictor, predictor_spec
 
     for key, value in DETERMINISTIC_ENV.items():
         os.environ.setdefault(key, value)
-    spec = PREDICTORS.get(cfg.predictor)
-    if spec is None:
-        from nasrank.predictors import get_predictor
-
-        get_predictor(cfg.predictor, (1,))  # raises UnknownNameError listing the names
+    spec = predictor_spec(cfg.predictor)
     if not spec.uses_loss and cfg.loss != REGRESSION:
         raise ConfigError(f"predictor {cfg.predictor!r} fits the regression target; use loss "
                           f"'{REGRESSION}', not {cfg.loss!r}")
@@ -338,8 +334,6 @@ def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
             torch.save(state, f)
     else:
         device = "cpu"
-        from nasrank.predictors import get_predictor
-
         model = get_predictor(cfg.predictor, enc.shape, seed=cfg.seed, **cfg.predictor_options)
         model.fit(xs[train_idx], ys[train_idx])
         fit_s = time.perf_counter() - start

@@ -50,6 +50,7 @@ __all__ = [
     "compatible",
     "count_parameters",
     "get_predictor",
+    "predictor_spec",
 ]
 
 
@@ -257,7 +258,12 @@ PREDICTORS: dict[str, PredictorSpec] = {
 }
 
 
-def _spec(name: str) -> PredictorSpec:
+def predictor_spec(name: str) -> PredictorSpec:
+    """The registered spec of ``name``.
+
+    Raises:
+        UnknownNameError: listing the registered predictors.
+    """
     try:
         return PREDICTORS[name]
     except KeyError:
@@ -273,7 +279,7 @@ def check_input(
         UnknownNameError: no predictor ``name``.
         ConfigError: saying why, and which encodings fit.
     """
-    spec = _spec(name)
+    spec = predictor_spec(name)
     shape = tuple(int(s) for s in input_shape)
     if not shape or math.prod(shape) < 1:
         raise ConfigError(f"predictor {name!r}: empty input shape {shape}")
@@ -313,7 +319,7 @@ def get_predictor(
         UnknownNameError: no predictor ``name``; the message lists them.
         ConfigError: an unknown or invalid option, or an encoding the predictor cannot take.
     """
-    spec = _spec(name)
+    spec = predictor_spec(name)
     unknown = sorted(set(options) - set(spec.defaults))
     if unknown:
         raise ConfigError(
