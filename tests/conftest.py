@@ -64,5 +64,6 @@ def tmp_params(root: Path, **data: object) -> dict:
     )
     params["data"].update(data)
     params["reports"] = {"metrics_dir": str(root / "reports" / "metrics"),
-                         "tables_dir": str(root / "reports" / "tables")}
+                         "tables_dir": str(root / "reports" / "tables"),
+                         "search_dir": str(root / "reports" / "search")}
     return params

@@ -28,6 +28,8 @@ from nasrank.benchmarks import processed_stems
 from nasrank.config import MIRROR_ENV
 from nasrank.experiments import TABLES, all_runs
 from nasrank.io import read_metadata
+from nasrank.search.runner import search_jobs
+from nasrank.search.tables import SEARCH_TABLES
 
 BIN = Path(sys.executable).parent
 E2E_TIMEOUT_S = 15 * 60
@@ -125,6 +127,13 @@ def shrink_training(params: dict[str, Any]) -> dict[str, Any]:
     renas.update(train_sizes=[50], seeds=[0])
     study = small["experiments"]["loss_study"]
     study.update(tables=["nbmacro"], losses=["hr", "mse"], train_sizes=[50], seeds=[0])
+    search = small["search"]
+    search["algorithms"]["renas_ga"].update(population=20, generations=2)
+    search["renas"].update(train_size=50, seeds=[0])
+    search["loss_search"].update(tables=["nbmacro"], losses=["hr", "piecewise"],
+                                 budgets=[20, 30], seeds=[0],
+                                 loss_options={"piecewise": {"switch_epoch": None,
+                                                             "switch_samples": 20}})
     return small
 
 
@@ -150,7 +159,8 @@ def test_snakemake_list_rules(repo: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     rules = set(proc.stdout.split())
-    benches = _repo_params(repo)["benchmarks"]
+    params = _repo_params(repo)
+    benches = params["benchmarks"]
     assert rules == {
         "all",
         "fetch",
@@ -160,7 +170,8 @@ def test_snakemake_list_rules(repo: Path) -> None:
         "stats_nb101",
         "train",
         "evaluate",
-        *(f"table_{name}" for name in TABLES),
+        *(f"table_{name}" for name in [*TABLES, *SEARCH_TABLES]),
+        *(f"search_{job.name}" for job in search_jobs(params)),
         *(f"ingest_{b}" for b in benches),
     }
 
@@ -225,8 +236,11 @@ def _expected_targets(params: dict[str, Any]) -> list[str]:
     for run in all_runs(params):
         targets += [f"{models}/{run.run_id}/{name}" for name in RUN_FILES]
         targets.append(f"{metrics}/{run.run_id}.json")
+    for job in search_jobs(params):
+        targets += job.outputs(params["reports"]["search_dir"])
     tables = params["reports"]["tables_dir"]
-    targets += [f"{tables}/{name}.{ext}" for name in TABLES for ext in ("csv", "md")]
+    targets += [f"{tables}/{name}.{ext}" for name in [*TABLES, *SEARCH_TABLES]
+                for ext in ("csv", "md")]
     return targets
 
 
@@ -241,7 +255,8 @@ def _expected_logs(params: dict[str, Any]) -> list[str]:
     ]
     logs += [f"logs/{step}/{run.run_id}.log" for step in ("train", "evaluate")
              for run in all_runs(params)]
-    logs += [f"logs/table/{name}.log" for name in TABLES]
+    logs += [f"logs/search/{job.key}.log" for job in search_jobs(params)]
+    logs += [f"logs/table/{name}.log" for name in [*TABLES, *SEARCH_TABLES]]
     return sorted([*logs, "logs/enumerate/nb101.log", "logs/stats/nb101.log",
                    "logs/check/nb101_params.log"])
 
@@ -312,7 +327,8 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
         "encode": len(features),
         "train": len(all_runs(params)),
         "evaluate": len(all_runs(params)),
-        **{f"table_{name}": 1 for name in TABLES},
+        **{f"table_{name}": 1 for name in [*TABLES, *SEARCH_TABLES]},
+        **{f"search_{job.name}": 1 for job in search_jobs(params)},
         "all": 1,
         **{f"ingest_{b}": 1 for b in params["benchmarks"]},
     }

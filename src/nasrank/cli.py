@@ -16,6 +16,9 @@ Usage::
                                          # data/models/nb101/renas_tensor/lenet/lr/n424/s0/
     nasrank evaluate nb101 renas_tensor lenet lr --train-size 424 --seed 0
                                          # reports/metrics/<the same run>.json
+    nasrank search --list                # the search jobs of params.yaml
+    nasrank search nb101/renas_ga/renas_tensor-lenet-lr-random-all-n424
+                                         # reports/search/<the job>/s<seed>.json
     nasrank table renas_ktau_vs_train_size   # reports/tables/<name>.{csv,md}
     nasrank dvc-yaml [--check]           # dvc.yaml generated from params.yaml
 """
@@ -215,14 +218,32 @@ def cmd_evaluate(args: argparse.Namespace, params: dict[str, Any]) -> None:
              cfg.run_id, m["kendall_tau"], m["spearman"], m["n"], dest)
 
 
+def cmd_search(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.search.runner import find_job, run_job, search_jobs
+
+    if args.list:
+        for job in search_jobs(params):
+            print(f"{job.key}\t{job.search}\tbudgets {','.join(map(str, job.budgets))}\t"
+                  f"{len(job.seeds)} seeds")
+        return
+    if args.key is None:
+        raise ConfigError("name a search job (see `nasrank search --list`)")
+    job = find_job(params, args.key)
+    start = time.perf_counter()
+    paths = run_job(job, params, seeds=tuple(args.seed) if args.seed else None)
+    log.info("%s: %d seeds in %.1f s -> %s", job.key, len(paths),
+             time.perf_counter() - start, paths[0].parent)
+
+
 def cmd_table(args: argparse.Namespace, params: dict[str, Any]) -> None:
     from nasrank.experiments import TABLES
+    from nasrank.search.tables import SEARCH_TABLES
     from nasrank.stats import write_table
 
-    if args.name not in TABLES:
-        raise ConfigError(f"unknown table {args.name!r}; available: {', '.join(TABLES)}")
-    _, build = TABLES[args.name]
-    df = build(params)
+    builders = {**{name: build for name, (_, build) in TABLES.items()}, **SEARCH_TABLES}
+    if args.name not in builders:
+        raise ConfigError(f"unknown table {args.name!r}; available: {', '.join(builders)}")
+    df = builders[args.name](params)
     for p in write_table(df, str(Path(params["reports"]["tables_dir"]) / args.name)):
         log.info("wrote %s", p)
 
@@ -253,6 +274,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
     "check": cmd_check,
     "train": cmd_train,
     "evaluate": cmd_evaluate,
+    "search": cmd_search,
     "table": cmd_table,
     "dvc-yaml": cmd_dvc_yaml,
 }
@@ -295,8 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--train-size", type=int, required=True)
         p.add_argument("--seed", type=int, required=True)
 
-    p = sub.add_parser("table", help="aggregate evaluated runs into a report table")
-    p.add_argument("name", help="renas_ktau_vs_train_size | loss_study")
+    p = sub.add_parser("search", help="run one search job of params.yaml over its seeds")
+    p.add_argument("key", nargs="?", help="job key (reports/search/KEY/); see --list")
+    p.add_argument("--seed", type=int, action="append",
+                   help="only this seed of the job (repeatable; default: all)")
+    p.add_argument("--list", action="store_true", help="list the configured search jobs")
+
+    p = sub.add_parser("table", help="aggregate evaluated runs or searches into a table")
+    p.add_argument("name", help="renas_ktau_vs_train_size | loss_study | renas_search | "
+                   "renas_sample_selection | renas_subspace | loss_search")
 
     p = sub.add_parser("dvc-yaml", help="generate dvc.yaml from params.yaml")
     p.add_argument("--output", default="dvc.yaml")

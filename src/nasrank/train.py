@@ -275,6 +275,128 @@ def predict_torch(model: Any, x: np.ndarray, device: str) -> np.ndarray:
     return np.concatenate(out).astype(np.float64) if out else np.empty(0)
 
 
+@dataclass
+class FittedPredictor:
+    """A trained predictor with its training-split scaling: raw features in, labels out."""
+
+    cfg: RunConfig
+    model: Any
+    scaling: Scaling
+    kind: str
+    device: str
+    history: list[dict[str, float]]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted labels (the target's units) of raw (unscaled) features ``x``.
+
+        Raises:
+            TrainingError: the predictor output non-finite values.
+        """
+        xs = self.scaling.x(x).astype(np.float32)
+        if self.kind == "torch":
+            z = predict_torch(self.model, xs, self.device)
+        else:
+            z = np.asarray(self.model.predict(xs), dtype=np.float64)
+        if not np.isfinite(z).all():
+            raise TrainingError(f"{self.cfg.run_id}: the predictor output non-finite values")
+        return self.scaling.y_inverse(z)
+
+    def save(self, path: Path) -> None:
+        """``torch.save`` of the state dict and scaling, or ``joblib`` of the tree model."""
+        if self.kind == "torch":
+            import torch
+
+            s = self.scaling
+            state = {"state_dict": self.model.state_dict(),
+                     "x_mean": torch.from_numpy(s.x_mean), "x_std": torch.from_numpy(s.x_std),
+                     "y_range": torch.tensor([s.y_min, s.y_max], dtype=torch.float64)}
+            # through a file object: torch names the archive's root folder after a path
+            with atomic_path(path) as tmp, open(tmp, "wb") as f:
+                torch.save(state, f)
+        else:
+            import joblib
+
+            with atomic_path(path) as tmp:
+                joblib.dump({"model": self.model, "scaling": self.scaling}, tmp)
+
+
+def check_loss(cfg: RunConfig) -> Any:
+    """The predictor's registry spec, after checking that the loss fits it.
+
+    Raises:
+        ConfigError: a tree predictor with a loss, or a torch predictor without one.
+    """
+    from nasrank.predictors import predictor_spec
+
+    spec = predictor_spec(cfg.predictor)
+    if not spec.uses_loss and cfg.loss != REGRESSION:
+        raise ConfigError(f"predictor {cfg.predictor!r} fits the regression target; use loss "
+                          f"'{REGRESSION}', not {cfg.loss!r}")
+    if spec.uses_loss and cfg.loss == REGRESSION:
+        raise ConfigError(f"predictor {cfg.predictor!r} needs a loss, not '{REGRESSION}'")
+    return spec
+
+
+def fit_predictor(cfg: RunConfig, x: np.ndarray, y: np.ndarray,
+                  layout: dict[str, list[int]]) -> FittedPredictor:
+    """Fit ``cfg``'s predictor and loss on raw features ``x`` and labels ``y``.
+
+    Feature and label scaling use these training samples only; the search calls this
+    once per fit on the architectures labelled so far.
+    """
+    for key, value in DETERMINISTIC_ENV.items():
+        os.environ.setdefault(key, value)
+    from nasrank.predictors import get_predictor
+
+    spec = check_loss(cfg)
+    scaling = Scaling.fit(x, y, standardize=spec.standardize)
+    xs = scaling.x(x).astype(np.float32)
+    ys = scaling.y(y)
+    if spec.kind == "torch":
+        device = resolve_device(cfg.device)
+        model, history = fit_torch(cfg, xs, ys, device, layout)
+        return FittedPredictor(cfg, model, scaling, "torch", device, history)
+    model = get_predictor(cfg.predictor, x.shape[1:], seed=cfg.seed, **cfg.predictor_options)
+    model.fit(xs, ys)
+    return FittedPredictor(cfg, model, scaling, "tree", "cpu", [])
+
+
+def load_run_inputs(cfg: RunConfig, params: dict[str, Any],
+                    ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str, Any,
+                                                            np.ndarray]:
+    """Labelled ids, labels, target name, encoding and features of ``cfg``'s table.
+
+    ``ids`` restricts the architectures (each must be labelled); default: all labelled.
+
+    Raises:
+        NasrankError: a missing processed table or features file (naming the stage).
+        DataFormatError: features of the wrong shape.
+    """
+    processed = Path(params["data"]["processed_dir"]) / f"{cfg.table}.parquet"
+    features = Path(params["data"]["features_dir"]) / cfg.bench / f"{cfg.encoding}.parquet"
+    enc = get_encoding(cfg.bench, cfg.encoding)
+    for path, stage in ((processed, f"ingest {cfg.bench}"),
+                        (features, f"encode {cfg.bench} {cfg.encoding}")):
+        if not path.is_file():
+            raise NasrankError(f"{path} is missing; run `nasrank {stage}` first")
+    all_ids, all_y, target = load_labels(processed, cfg.target)
+    if ids is None:
+        ids, y = all_ids, all_y
+    else:
+        pos = {k: i for i, k in enumerate(all_ids)}
+        missing = [k for k in ids if k not in pos]
+        if missing:
+            raise DataFormatError(f"{processed}: {len(missing)} architectures are not labelled "
+                                  f"with {target}, e.g. {missing[0]}")
+        y = all_y[[pos[k] for k in ids]]
+    feats = read_features(features, ids=ids)
+    if tuple(feats.meta["shape"]) != enc.shape:
+        raise DataFormatError(f"{features}: tensors of shape {tuple(feats.meta['shape'])}, but "
+                              f"{cfg.bench} {cfg.encoding} has shape {enc.shape}; rerun "
+                              f"`nasrank encode {cfg.bench} {cfg.encoding}`")
+    return np.asarray(ids), y, target, enc, feats.x.reshape(len(ids), *enc.shape)
+
+
 def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
     """Train, predict all labelled architectures, write the run directory.
 
@@ -284,69 +406,19 @@ def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
     ``predictions.parquet`` (arch_id, split, y_true, y_pred) and ``timing.json`` (fit and
     query times, kept apart because they differ from run to run).
     """
-    from nasrank.predictors import get_predictor, predictor_spec
-
-    for key, value in DETERMINISTIC_ENV.items():
-        os.environ.setdefault(key, value)
-    spec = predictor_spec(cfg.predictor)
-    if not spec.uses_loss and cfg.loss != REGRESSION:
-        raise ConfigError(f"predictor {cfg.predictor!r} fits the regression target; use loss "
-                          f"'{REGRESSION}', not {cfg.loss!r}")
-    if spec.uses_loss and cfg.loss == REGRESSION:
-        raise ConfigError(f"predictor {cfg.predictor!r} needs a loss, not '{REGRESSION}'")
-
-    processed = Path(params["data"]["processed_dir"]) / f"{cfg.table}.parquet"
-    features = Path(params["data"]["features_dir"]) / cfg.bench / f"{cfg.encoding}.parquet"
-    enc = get_encoding(cfg.bench, cfg.encoding)
-    for path, stage in ((processed, f"ingest {cfg.bench}"),
-                        (features, f"encode {cfg.bench} {cfg.encoding}")):
-        if not path.is_file():
-            raise NasrankError(f"{path} is missing; run `nasrank {stage}` first")
-    ids, y, target = load_labels(processed, cfg.target)
-    feats = read_features(features, ids=ids)
-    if tuple(feats.meta["shape"]) != enc.shape:
-        raise DataFormatError(f"{features}: tensors of shape {tuple(feats.meta['shape'])}, but "
-                              f"{cfg.bench} {cfg.encoding} has shape {enc.shape}; rerun "
-                              f"`nasrank encode {cfg.bench} {cfg.encoding}`")
-    x = feats.x.reshape(len(ids), *enc.shape)
+    check_loss(cfg)
+    ids, y, target, enc, x = load_run_inputs(cfg, params)
     train_idx, test_idx = split(len(ids), cfg)
-    scaling = Scaling.fit(x[train_idx], y[train_idx], standardize=spec.standardize)
-    xs = scaling.x(x).astype(np.float32)
-    ys = scaling.y(y)
 
     out_dir = Path(params["data"]["models_dir"]) / cfg.run_id
     start = time.perf_counter()
-    history: list[dict[str, float]] = []
-    if spec.kind == "torch":
-        import torch
-
-        device = resolve_device(cfg.device)
-        model, history = fit_torch(cfg, xs[train_idx], ys[train_idx], device, enc.layout)
-        fit_s = time.perf_counter() - start
-        q0 = time.perf_counter()
-        z = predict_torch(model, xs, device)
-        query_s = time.perf_counter() - q0
-        state = {"state_dict": model.state_dict(), "x_mean": torch.from_numpy(scaling.x_mean),
-                 "x_std": torch.from_numpy(scaling.x_std),
-                 "y_range": torch.tensor([scaling.y_min, scaling.y_max], dtype=torch.float64)}
-        # through a file object: torch names the archive's root folder after a path
-        with atomic_path(out_dir / "model.bin") as tmp, open(tmp, "wb") as f:
-            torch.save(state, f)
-    else:
-        device = "cpu"
-        model = get_predictor(cfg.predictor, enc.shape, seed=cfg.seed, **cfg.predictor_options)
-        model.fit(xs[train_idx], ys[train_idx])
-        fit_s = time.perf_counter() - start
-        q0 = time.perf_counter()
-        z = np.asarray(model.predict(xs), dtype=np.float64)
-        query_s = time.perf_counter() - q0
-        import joblib
-
-        with atomic_path(out_dir / "model.bin") as tmp:
-            joblib.dump({"model": model, "scaling": scaling}, tmp)
-    if not np.isfinite(z).all():
-        raise TrainingError(f"{cfg.run_id}: the predictor output non-finite values")
-    y_pred = scaling.y_inverse(z)
+    fitted = fit_predictor(cfg, x[train_idx], y[train_idx], enc.layout)
+    fit_s = time.perf_counter() - start
+    q0 = time.perf_counter()
+    y_pred = fitted.predict(x)
+    query_s = time.perf_counter() - q0
+    fitted.save(out_dir / "model.bin")
+    device = fitted.device
 
     split_col = np.full(len(ids), "test", dtype=object)
     split_col[train_idx] = "train"
@@ -359,9 +431,10 @@ def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
     config = {**asdict(cfg), "run_id": cfg.run_id, "target": target,
               "n_labelled": len(ids), "n_train": len(train_idx), "n_test": len(test_idx),
               "nasrank_version": __version__, "device_kind": device.split(":")[0],
-              "model_format": "torch" if spec.kind == "torch" else "joblib"}
+              "model_format": "torch" if fitted.kind == "torch" else "joblib"}
     write_parquet(out_dir / "predictions.parquet", table, config)
     write_json(out_dir / "config.json", config)
+    history = fitted.history
     with atomic_path(out_dir / "log.csv") as tmp:
         keys = list(history[0]) if history else ["epoch", "loss"]
         lines = [",".join(keys)] + [",".join(repr(r[k]) for k in keys) for r in history]
@@ -373,7 +446,6 @@ def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
     log.info("%s: trained on %d, predicted %d in %.1f s + %.2f s on %s", cfg.run_id,
              len(train_idx), len(ids), fit_s, query_s, device)
     return {"config": config, "timing": timing}
-
 
 
 def evaluate(params: dict[str, Any], run_dir: Path) -> dict[str, Any]:

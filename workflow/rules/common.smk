@@ -12,6 +12,8 @@ from nasrank.benchmarks import processed_stems
 from nasrank.encodings import spec_source
 from nasrank.experiments import TABLES, experiment_runs
 from nasrank.io import write_text
+from nasrank.search.runner import search_jobs
+from nasrank.search.tables import SEARCH_TABLES, table_jobs
 
 
 validate(config, "../schemas/params.schema.yaml")
@@ -38,6 +40,7 @@ FEATURES = config["data"]["features_dir"]
 MODELS = config["data"]["models_dir"]
 METRICS = config["reports"]["metrics_dir"]
 TABLES_DIR = config["reports"]["tables_dir"]
+SEARCH = config["reports"]["search_dir"]
 # Training jobs ask the scheduler for a GPU when params.yaml says train.device: cuda.
 GPUS = 1 if config["train"]["device"] == "cuda" else 0
 BENCHMARKS = config["benchmarks"]
@@ -69,5 +72,30 @@ def all_targets():
     if "nb101" in BENCHMARKS:
         targets += rules.stats_nb101.output
         targets += rules.check_nb101_params.output
-    targets += [f"{TABLES_DIR}/{name}.{ext}" for name in TABLES for ext in ("csv", "md")]
+    targets += [
+        f"{TABLES_DIR}/{name}.{ext}"
+        for name in [*TABLES, *SEARCH_TABLES]
+        for ext in ("csv", "md")
+    ]
     return targets
+
+
+def search_inputs(job):
+    """The processed table, the NB101 space (specs, costs) and the predictor's features."""
+    inputs = [f"{PROCESSED}/{job.table}.parquet"]
+    if job.bench == "nb101":
+        inputs.append(f"{PROCESSED}/spaces/nb101.parquet")
+    if job.encoding is not None:
+        inputs.append(f"{FEATURES}/{job.bench}/{job.encoding}.parquet")
+    return inputs
+
+
+def search_settings(job):
+    """What a search job depends on besides its key (Snakemake reruns it on change)."""
+    settings = {"algorithm": config["search"]["algorithms"].get(job.search, {}),
+                "seeds": list(job.seeds), "budgets": list(job.budgets),
+                "train_size": job.train_size, "loss_options": job.loss_options}
+    if job.predictor is not None:
+        settings.update(train_settings(job.predictor, job.loss))
+        settings["flops"] = config["encodings"]["renas_tensor"]["flops"]
+    return settings

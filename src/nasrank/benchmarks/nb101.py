@@ -62,9 +62,10 @@ SPACE_COLUMNS = {
 }
 
 
-def space_table(workers: int | None = None) -> pa.Table:
-    """The enumerated NAS-Bench-101 space as a table, in enumeration order."""
-    cols = enumerate_space(workers=workers)
+def space_table(workers: int | None = None, max_vertices: int = 7) -> pa.Table:
+    """The enumerated NAS-Bench-101 space as a table, in enumeration order (cells of up
+    to ``max_vertices`` vertices; tests use small ones)."""
+    cols = enumerate_space(max_vertices=max_vertices, workers=workers)
     adjacency, ops = [], []
     for n, bits, lab in zip(cols["n_vertices"].tolist(), cols["adj_bits"].tolist(),
                             cols["labeling"].tolist(), strict=True):

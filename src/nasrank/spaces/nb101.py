@@ -28,6 +28,7 @@ class, memoised per refinement colour.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import multiprocessing
@@ -64,7 +65,10 @@ class ModelSpec:
     ops: tuple[str, ...]
 
     def __init__(self, matrix: Sequence[Sequence[int]] | np.ndarray, ops: Sequence[str]):
-        rows = tuple(tuple(_entry(v) for v in row) for row in matrix)
+        if isinstance(matrix, np.ndarray) and matrix.dtype.kind in "iub":
+            rows = tuple(tuple(row) for row in matrix.astype(np.int64).tolist())  # fast path
+        else:
+            rows = tuple(tuple(_entry(v) for v in row) for row in matrix)
         object.__setattr__(self, "matrix", rows)
         object.__setattr__(self, "ops", tuple(ops))
 
@@ -159,36 +163,13 @@ class NB101Space(SearchSpace):
         Raises:
             OutOfDomainError: naming the violated rule.
         """
-        n = len(arch.ops)
-        if n < 2 or arch.ops[0] != INPUT or arch.ops[-1] != OUTPUT:
-            raise OutOfDomainError(f"ops must start with {INPUT!r} and end with {OUTPUT!r}: "
-                                   f"{list(arch.ops)}")
-        shape = (len(arch.matrix), *{len(row) for row in arch.matrix})
-        if shape != (n, n):
-            raise OutOfDomainError(f"matrix of {len(arch.matrix)} rows with lengths "
-                                   f"{sorted({len(r) for r in arch.matrix})} does not match "
-                                   f"{n} ops (expected {n} x {n})")
-        if not all(v in (0, 1) for row in arch.matrix for v in row):
-            raise OutOfDomainError("matrix entries must be 0/1")
-        matrix = arch.array
-        bad = [op for op in arch.ops[1:-1] if op not in OPS]
-        if bad:
-            raise OutOfDomainError(f"unknown op(s) {bad}; allowed: {list(OPS)}")
-        if np.tril(matrix).any():
-            raise OutOfDomainError("matrix must be strictly upper-triangular")
-        pruned = prune(matrix, arch.ops)
-        if pruned is None:
-            raise OutOfDomainError("output is not reachable from input")
-        pm, pops = pruned
-        if len(pops) > MAX_VERTICES:
-            raise OutOfDomainError(f"{len(pops)} vertices after pruning > {MAX_VERTICES}")
-        if int(pm.sum()) > MAX_EDGES:
-            raise OutOfDomainError(f"{int(pm.sum())} edges after pruning > {MAX_EDGES}")
-        return ModelSpec(pm, pops)
+        if not isinstance(arch, ModelSpec):
+            raise OutOfDomainError(f"NB101 architecture must be a ModelSpec, got "
+                                   f"{type(arch).__name__}")
+        return _validated(arch)
 
     def arch_id(self, arch: ModelSpec) -> str:
-        spec = self.validate(arch)
-        return hash_module(spec.array, spec.labeling)
+        return _hash_of(self.validate(arch))
 
     def size(self) -> int:
         return SPACE_SIZE
@@ -233,9 +214,48 @@ class NB101Space(SearchSpace):
                 child = self.validate(ModelSpec(child_m, child_ops))
             except OutOfDomainError:
                 continue
-            if hash_module(child.array, child.labeling) != parent:
+            if _hash_of(child) != parent:
                 return child
         raise OutOfDomainError(f"no valid mutation found for {parent}")
+
+
+# Searches validate and hash the same cells over and over (a parent per mutation, a child
+# once in mutate and once for the pool look-up): both are pure functions of the spec.
+@functools.lru_cache(maxsize=1 << 17)
+def _hash_of(spec: ModelSpec) -> str:
+    """``hash_module`` of a validated (pruned) spec."""
+    return hash_module(spec.array, spec.labeling)
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _validated(arch: ModelSpec) -> ModelSpec:
+    """:meth:`NB101Space.validate` of a spec (errors are not cached: they re-raise)."""
+    n = len(arch.ops)
+    if n < 2 or arch.ops[0] != INPUT or arch.ops[-1] != OUTPUT:
+        raise OutOfDomainError(f"ops must start with {INPUT!r} and end with {OUTPUT!r}: "
+                               f"{list(arch.ops)}")
+    shape = (len(arch.matrix), *{len(row) for row in arch.matrix})
+    if shape != (n, n):
+        raise OutOfDomainError(f"matrix of {len(arch.matrix)} rows with lengths "
+                               f"{sorted({len(r) for r in arch.matrix})} does not match "
+                               f"{n} ops (expected {n} x {n})")
+    if not all(v in (0, 1) for row in arch.matrix for v in row):
+        raise OutOfDomainError("matrix entries must be 0/1")
+    matrix = arch.array
+    bad = [op for op in arch.ops[1:-1] if op not in OPS]
+    if bad:
+        raise OutOfDomainError(f"unknown op(s) {bad}; allowed: {list(OPS)}")
+    if np.tril(matrix).any():
+        raise OutOfDomainError("matrix must be strictly upper-triangular")
+    pruned = prune(matrix, arch.ops)
+    if pruned is None:
+        raise OutOfDomainError("output is not reachable from input")
+    pm, pops = pruned
+    if len(pops) > MAX_VERTICES:
+        raise OutOfDomainError(f"{len(pops)} vertices after pruning > {MAX_VERTICES}")
+    if int(pm.sum()) > MAX_EDGES:
+        raise OutOfDomainError(f"{int(pm.sum())} edges after pruning > {MAX_EDGES}")
+    return ModelSpec(pm, pops)
 
 
 def spec_from_codes(n_vertices: int, adj_bits: int, labeling: int) -> ModelSpec:

@@ -1,0 +1,606 @@
+"""Search jobs of params.yaml: labelled pools from processed tables, predictors as fitness.
+
+A :class:`SearchJob` is one search configuration run over several seeds (one Snakemake
+job, one DVC stage): a processed table, an algorithm of :data:`nasrank.search.SEARCHES`,
+its budgets and, for the predictor-guided algorithms, an encoding, a predictor and a loss.
+Every seed writes ``reports/search/<job.key>/s<seed>.json``.
+
+* ``renas_ga`` (ReNAS Algorithm 1): a training sample of ``train_size`` labelled
+  architectures is drawn (``sample``: at random, or spread uniformly over the sorted
+  parameter counts or FLOPs), the predictor is trained once on it, the GA runs with the
+  predictor as fitness and the predicted top-``budget`` are queried.
+* ``predictor_nas``: the budgeted loop; the predictor is refitted on every architecture
+  queried so far (:func:`fit_predict_from`). The job runs once at its largest budget; the
+  result at a smaller budget ``b`` is that of the first ``b`` queries, which is exactly what
+  a run with budget ``b`` queries (tested), so one run serves every budget.
+* ``random`` and ``regularized_evolution``: true-accuracy baselines, one run per budget.
+
+The candidates are the labelled architectures of the table (``Pool``), optionally
+restricted to a ``subspace``: NAS-Bench-101 labels 30,001 of its 423,624 cells in the
+files used here, so its searches pick among those, and every output says so. Ranks and
+percentiles are within all labelled architectures of the table.
+
+Usage::
+
+    jobs = search_jobs(params)                  # list[SearchJob], fixed order
+    job = find_job(params, "nb101/renas_ga/renas_tensor-lenet-lr-random-all-n424")
+    run_job(job, params)                        # writes the per-seed JSON files
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nasrank.errors import ConfigError, DataFormatError, NasrankError, UnknownNameError
+from nasrank.io import write_json
+from nasrank.search import Pool, SearchResult, get_search
+from nasrank.spaces.base import SearchSpace
+
+log = logging.getLogger("nasrank.search")
+
+__all__ = [
+    "SAMPLES",
+    "SPACES",
+    "SUBSPACES",
+    "SearchJob",
+    "find_job",
+    "fit_predict_from",
+    "load_pool",
+    "renas_job",
+    "run_job",
+    "search_jobs",
+]
+
+#: algorithms that use a trained predictor (the others query true accuracies only)
+PREDICTOR_SEARCHES = ("renas_ga", "predictor_nas")
+
+
+def _nb101_space(task: str | None) -> SearchSpace:
+    from nasrank.spaces.nb101 import NB101Space
+
+    return NB101Space()
+
+
+def _nb201_space(task: str | None) -> SearchSpace:
+    from nasrank.spaces.nb201 import NB201Space
+
+    return NB201Space()
+
+
+def _tnb101_space(task: str | None) -> SearchSpace:
+    from nasrank.spaces.tnb101 import TNB101MicroSpace
+
+    return TNB101MicroSpace()
+
+
+def _nbgraph_space(task: str | None) -> SearchSpace:
+    from nasrank.spaces.nbgraph import NBGraphSpace
+
+    return NBGraphSpace.for_dataset(task or "")
+
+
+def _nbmacro_space(task: str | None) -> SearchSpace:
+    from nasrank.spaces.nbmacro import NBMacroSpace
+
+    return NBMacroSpace()
+
+
+#: benchmark -> the search space of its tables (``task`` picks NAS-Bench-Graph's variant)
+SPACES: dict[str, Callable[[str | None], SearchSpace]] = {
+    "nb101": _nb101_space,
+    "nb101_full": _nb101_space,
+    "nb201": _nb201_space,
+    "tnb101_micro": _tnb101_space,
+    "nbgraph": _nbgraph_space,
+    "nbmacro": _nbmacro_space,
+}
+
+
+def _nb101_rows(params: dict[str, Any], ids: np.ndarray) -> pa.Table:
+    """Rows of the enumerated NB101 space for ``ids`` (codes of the canonical spec)."""
+    path = Path(params["data"]["processed_dir"]) / "spaces" / "nb101.parquet"
+    if not path.is_file():
+        raise NasrankError(f"{path} is missing; run `nasrank enumerate nb101` first")
+    space = pq.read_table(path, columns=["arch_id", "n_vertices", "adj_bits", "labeling",
+                                         "adjacency", "ops", "io_distance", "uses_conv3x3"])
+    index = {k: i for i, k in enumerate(space.column("arch_id").to_pylist())}
+    missing = [k for k in ids if k not in index]
+    if missing:
+        raise DataFormatError(f"{path}: {len(missing)} labelled cells are not in the "
+                              f"enumerated space, e.g. {missing[0]}")
+    return space.take(pa.array([index[k] for k in ids], pa.int64()))
+
+
+def _specs(bench: str, space: SearchSpace, ids: np.ndarray,
+           params: dict[str, Any]) -> list[Hashable]:
+    """Canonical specs of ``ids`` (their ``arch_id`` strings, or NB101's enumeration codes)."""
+    if bench in ("nb101", "nb101_full"):
+        from nasrank.spaces.nb101 import spec_from_codes
+
+        rows = _nb101_rows(params, ids)
+        return [spec_from_codes(int(n), int(a), int(lab)) for n, a, lab in zip(
+            rows.column("n_vertices").to_pylist(), rows.column("adj_bits").to_pylist(),
+            rows.column("labeling").to_pylist(), strict=True)]
+    if bench in ("nb201", "tnb101_micro"):
+        module = {"nb201": "nasrank.spaces.nb201", "tnb101_micro": "nasrank.spaces.tnb101"}
+        import importlib
+
+        str_to_arch = importlib.import_module(module[bench]).str_to_arch
+        return [str_to_arch(k) for k in ids]
+    return [space.validate(k) for k in ids]
+
+
+def _io1_conv3x3(params: dict[str, Any], bench: str, ids: np.ndarray) -> np.ndarray:
+    rows = _nb101_rows(params, ids)
+    return (rows.column("io_distance").to_numpy() == 1) & rows.column(
+        "uses_conv3x3").to_numpy(zero_copy_only=False)
+
+
+#: subspace -> (benchmarks it applies to, description, mask(params, bench, ids))
+SUBSPACES: dict[str, tuple[tuple[str, ...], str, Callable[..., np.ndarray] | None]] = {
+    "all": ((), "every labelled architecture", None),
+    "io1_conv3x3": (("nb101", "nb101_full"),
+                    "cells with an input->output edge and a conv3x3 (ReNAS Table 6)",
+                    _io1_conv3x3),
+}
+
+
+def _nb101_cost(params: dict[str, Any], ids: np.ndarray, what: str) -> np.ndarray:
+    from nasrank.encodings.nb101 import decode
+    from nasrank.spaces.nb101_network import cell_costs, network_flops, network_params
+
+    adj, ops, n = decode(_nb101_rows(params, ids))
+    costs = cell_costs(adj, n, ops)
+    if what == "params":
+        return network_params(costs).astype(np.float64)
+    return network_flops(costs, params["encodings"]["renas_tensor"]["flops"]).astype(np.float64)
+
+
+#: cost attribute per benchmark, for the ``params`` / ``flops`` training-sample selection
+COSTS: dict[str, Callable[[dict[str, Any], np.ndarray, str], np.ndarray]] = {
+    "nb101": _nb101_cost,
+    "nb101_full": _nb101_cost,
+}
+
+
+def _sample_random(pool_size: int, n: int, rng: np.random.Generator,
+                   cost: np.ndarray | None) -> np.ndarray:
+    return np.sort(rng.choice(pool_size, size=n, replace=False))
+
+
+def _sample_uniform(pool_size: int, n: int, rng: np.random.Generator,
+                    cost: np.ndarray | None) -> np.ndarray:
+    """ReNAS: sort by the cost, select uniformly: positions ``floor((k + u) N / n)``."""
+    assert cost is not None
+    order = np.argsort(cost, kind="stable")
+    u = rng.random()
+    pos = np.floor((np.arange(n) + u) * pool_size / n).astype(np.int64)
+    return np.sort(order[np.minimum(pos, pool_size - 1)])
+
+
+#: training-sample selection -> (cost attribute or None, selector)
+SAMPLES: dict[str, tuple[str | None, Callable[..., np.ndarray]]] = {
+    "random": (None, _sample_random),
+    "params": ("params", _sample_uniform),
+    "flops": ("flops", _sample_uniform),
+}
+
+
+@dataclass(frozen=True)
+class LabelledPool:
+    """The searched pool of a table and what the outputs say about it."""
+
+    pool: Pool
+    space: SearchSpace
+    target: str
+    n_labelled: int              # labelled architectures of the table
+    space_size: int              # architectures of the search space
+    labelled_acc: np.ndarray     # every labelled accuracy of the table (for ranks)
+    candidates: str
+
+
+def load_pool(params: dict[str, Any], table: str, target: str | None = None,
+              subspace: str = "all") -> LabelledPool:
+    """The labelled architectures of ``data/processed/<table>.parquet`` as a search pool.
+
+    Raises:
+        UnknownNameError: an unknown benchmark or subspace.
+        ConfigError: a subspace of another benchmark; a table with no labelled
+            architecture (a search needs labels).
+        NasrankError: a missing processed table.
+    """
+    from nasrank.train import load_labels
+
+    bench, _, task_part = table.partition("-")
+    task = task_part or None
+    if bench not in SPACES:
+        raise UnknownNameError("search space", bench, list(SPACES))
+    if subspace not in SUBSPACES:
+        raise UnknownNameError("subspace", subspace, list(SUBSPACES))
+    benches, sub_text, mask_fn = SUBSPACES[subspace]
+    if benches and bench not in benches:
+        raise ConfigError(f"subspace {subspace!r} is defined for {', '.join(benches)}, "
+                          f"not {bench!r}")
+    path = Path(params["data"]["processed_dir"]) / f"{table}.parquet"
+    if not path.is_file():
+        raise NasrankError(f"{path} is missing; run `nasrank ingest {bench}` first")
+    ids, acc, target = load_labels(path, target)
+    if len(ids) == 0:
+        raise ConfigError(f"{path}: no architecture is labelled with {target!r}; a search "
+                          "needs labelled candidates")
+    space = SPACES[bench](task)
+    n_rows = pq.read_metadata(path).num_rows
+    keep = np.ones(len(ids), dtype=bool) if mask_fn is None else mask_fn(params, bench, ids)
+    if not keep.any():
+        raise ConfigError(f"{path}: no labelled architecture in subspace {subspace!r}")
+    specs = _specs(bench, space, ids[keep], params)
+    pool = Pool(ids[keep], acc[keep], specs)
+    space_size = space.size()
+    words = (f"the {len(pool):,} architectures of {table} labelled with {target}"
+             + ("" if subspace == "all" else f" in subspace {subspace} ({sub_text})")
+             + (f"; {space_size:,} in the search space" if space_size != n_rows else ""))
+    return LabelledPool(pool, space, target, len(ids), space_size, acc, words)
+
+
+def percentile_rank(labelled_acc: np.ndarray, accuracy: float) -> tuple[int, float]:
+    """Rank (1 = best; ties share) among the labelled accuracies, and rank / N * 100."""
+    rank = int((labelled_acc > accuracy).sum()) + 1
+    return rank, rank / len(labelled_acc) * 100
+
+
+@dataclass(frozen=True)
+class SearchJob:
+    """One search configuration over seeds.
+
+    Attributes:
+        table: processed table (``nb101``, ``nb201-cifar10``).
+        search: algorithm name (:data:`nasrank.search.SEARCHES`).
+        budgets: query budgets reported (the run uses the largest; see the module).
+        seeds: seeds, one output file each.
+        experiment: the params.yaml grid it comes from.
+        encoding, predictor, loss: the predictor (``None`` for true-accuracy searches).
+        train_size: ``renas_ga``'s training sample.
+        sample: how that sample is drawn (:data:`SAMPLES`).
+        subspace: the candidates (:data:`SUBSPACES`).
+        loss_options: overrides of ``losses.<loss>`` for this search (e.g. a piecewise
+            schedule on the number of labelled samples).
+    """
+
+    table: str
+    search: str
+    budgets: tuple[int, ...]
+    seeds: tuple[int, ...]
+    experiment: str
+    encoding: str | None = None
+    predictor: str | None = None
+    loss: str | None = None
+    train_size: int | None = None
+    sample: str = "random"
+    subspace: str = "all"
+    loss_options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not self.budgets or not self.seeds:
+            raise ConfigError(f"search {self.table}/{self.search}: needs budgets and seeds")
+        object.__setattr__(self, "budgets", tuple(sorted(set(self.budgets))))
+
+    @property
+    def bench(self) -> str:
+        return self.table.split("-", 1)[0]
+
+    @property
+    def key(self) -> str:
+        """Relative output directory under ``reports/search``; unique per configuration."""
+        if self.search == "renas_ga":
+            setting = (f"{self.encoding}-{self.predictor}-{self.loss}-{self.sample}-"
+                       f"{self.subspace}-n{self.train_size}")
+        elif self.search in PREDICTOR_SEARCHES:
+            setting = f"{self.encoding}-{self.predictor}-{self.loss}"
+        else:
+            return f"{self.table}/{self.search}"
+        return f"{self.table}/{self.search}/{setting}"
+
+    @property
+    def name(self) -> str:
+        """``key`` as an identifier (Snakemake rule and DVC stage names)."""
+        return "".join(c if c.isalnum() else "_" for c in self.key)
+
+    def outputs(self, search_dir: str | Path) -> list[str]:
+        """``<search_dir>/<key>/s<seed>.json`` for every seed."""
+        return [f"{search_dir}/{self.key}/s{s}.json" for s in self.seeds]
+
+
+def renas_job(params: dict[str, Any], variant: str, sample: str = "random",
+              subspace: str = "all") -> SearchJob:
+    """The ``renas_ga`` job of a ReNAS predictor variant, sample selection and subspace.
+
+    Raises:
+        ConfigError: ``variant`` is not in ``experiments.renas_variants.variants``.
+    """
+    cfg = params["search"]["renas"]
+    variants = params["experiments"]["renas_variants"]["variants"]
+    if variant not in variants:
+        raise ConfigError(f"search.renas: unknown variant {variant!r}; "
+                          f"experiments.renas_variants.variants has {', '.join(variants)}")
+    v = variants[variant]
+    table = cfg["bench"] + (f"-{cfg['task']}" if cfg["task"] else "")
+    return SearchJob(table, "renas_ga", (cfg["budget"],), tuple(cfg["seeds"]), "renas",
+                     v["encoding"], cfg["predictor"], v["loss"], cfg["train_size"], sample,
+                     subspace)
+
+
+def _renas_jobs(params: dict[str, Any]) -> list[SearchJob]:
+    cfg = params["search"]["renas"]
+    jobs = [renas_job(params, v) for v in cfg["variants"]]
+    jobs += [renas_job(params, cfg["sample_selection"]["variant"], sample=s)
+             for s in cfg["sample_selection"]["samples"]]
+    jobs += [renas_job(params, cfg["subspace"]["variant"], subspace=s)
+             for s in cfg["subspace"]["subspaces"]]
+    return jobs
+
+
+def _loss_search_jobs(params: dict[str, Any]) -> list[SearchJob]:
+    cfg = params["search"]["loss_search"]
+    budgets = tuple(sorted(cfg["budgets"]))
+    seeds = tuple(cfg["seeds"])
+    jobs = []
+    for table in cfg["tables"]:
+        jobs += [SearchJob(table, "predictor_nas", budgets, seeds, "loss_search",
+                           cfg["encoding"], cfg["predictor"], loss,
+                           loss_options=dict(cfg["loss_options"].get(loss, {})))
+                 for loss in cfg["losses"]]
+        jobs += [SearchJob(table, b, budgets, seeds, "loss_search") for b in cfg["baselines"]]
+    return jobs
+
+
+#: search experiment of params.yaml -> its jobs
+SEARCH_EXPERIMENTS: dict[str, Callable[[dict[str, Any]], list[SearchJob]]] = {
+    "renas": _renas_jobs,
+    "loss_search": _loss_search_jobs,
+}
+
+
+def search_jobs(params: dict[str, Any], experiment: str | None = None) -> list[SearchJob]:
+    """The jobs of one search experiment (or all, each configuration once), in order.
+
+    Raises:
+        ConfigError: unknown experiment or variant, a search without its predictor.
+    """
+    names = list(SEARCH_EXPERIMENTS) if experiment is None else [experiment]
+    seen: dict[str, SearchJob] = {}
+    for name in names:
+        if name not in SEARCH_EXPERIMENTS:
+            raise UnknownNameError("search experiment", name, list(SEARCH_EXPERIMENTS))
+        for job in SEARCH_EXPERIMENTS[name](params):
+            if job.search not in get_search_names():
+                raise UnknownNameError("search", job.search, get_search_names())
+            seen.setdefault(job.key, job)
+    return list(seen.values())
+
+
+def get_search_names() -> list[str]:
+    from nasrank.search import SEARCHES
+
+    return list(SEARCHES)
+
+
+def find_job(params: dict[str, Any], key: str) -> SearchJob:
+    """The job of params.yaml with this ``key``.
+
+    Raises:
+        ConfigError: no such job, listing the configured keys.
+    """
+    jobs = {j.key: j for j in search_jobs(params)}
+    if key not in jobs:
+        raise ConfigError(f"no search job {key!r} in params.yaml's search section; "
+                          f"configured: {', '.join(jobs) or '(none)'}")
+    return jobs[key]
+
+
+def _run_config(job: SearchJob, params: dict[str, Any], train_size: int, seed: int) -> Any:
+    from nasrank.train import config_from_params
+
+    cfg = config_from_params(params, bench=job.bench, task=job.table.partition("-")[2] or None,
+                             encoding=job.encoding, predictor=job.predictor, loss=job.loss,
+                             train_size=train_size, seed=seed)
+    if job.loss_options:
+        cfg = replace(cfg, loss_options={**cfg.loss_options, **job.loss_options})
+    return cfg
+
+
+def fit_predict_from(job: SearchJob, params: dict[str, Any], ids: np.ndarray, x: np.ndarray,
+                     layout: dict[str, list[int]], seed: int) -> Any:
+    """``fit_predict`` of ``predictor_nas``: refit ``job``'s predictor on the labelled
+    architectures so far (their features looked up in ``x``, aligned with ``ids``) and
+    predict the candidates. The loss sees ``n_train`` = labelled samples, which a
+    ``piecewise`` schedule with ``switch_samples`` switches on."""
+    from nasrank.train import fit_predictor
+
+    row = {k: i for i, k in enumerate(ids)}
+
+    def fit_predict(train_ids: np.ndarray, train_acc: np.ndarray, candidate_ids: np.ndarray,
+                    *, n_labelled: int) -> np.ndarray:
+        cfg = _run_config(job, params, n_labelled, seed)
+        fitted = fit_predictor(cfg, x[[row[k] for k in train_ids]], train_acc, layout)
+        return fitted.predict(x[[row[k] for k in candidate_ids]])
+
+    return fit_predict
+
+
+def _best_of(pool: Pool, queried: tuple[str, ...]) -> int:
+    """Pool index of the most accurate of ``queried`` (first in query order on ties)."""
+    idx = [pool.index[k] for k in queried]
+    return idx[int(np.argmax(pool.accuracy[idx]))]
+
+
+def _budget_entry(lp: LabelledPool, queried: tuple[str, ...], budget: int) -> dict[str, Any]:
+    i = _best_of(lp.pool, queried)
+    acc = float(lp.pool.accuracy[i])
+    rank, pct = percentile_rank(lp.labelled_acc, acc)
+    return {"budget": budget, "queries": len(queried), "best_arch_id": lp.pool.arch_ids[i],
+            "best_accuracy": acc, "best_rank": rank, "best_percentile": pct,
+            "pool_rank": lp.pool.rank(i)}
+
+
+def _seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent generators for the training sample and the search itself."""
+    a, b = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(a), np.random.default_rng(b)
+
+
+def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | None = None
+            ) -> list[Path]:
+    """Run ``job`` for ``seeds`` (default: all of the job's) and write one JSON per seed.
+
+    Returns:
+        The written paths.
+
+    Raises:
+        ConfigError: a budget larger than the pool, a train size that does not fit, a
+            sample selection without a cost attribute for the benchmark, bad options.
+    """
+    seeds = job.seeds if seeds is None else seeds
+    unknown = sorted(set(seeds) - set(job.seeds))
+    if unknown:
+        raise ConfigError(f"search {job.key}: seed {unknown[0]} is not one of the job's "
+                          f"seeds {list(job.seeds)}")
+    scfg = params["search"]
+    options = dict(scfg["algorithms"].get(job.search, {}))
+    algo = get_search(job.search, **options)
+    lp = load_pool(params, job.table, subspace=job.subspace)
+    pool = lp.pool
+    for b in job.budgets:
+        if b > len(pool):
+            raise ConfigError(f"search {job.key}: budget {b} exceeds the {len(pool):,} "
+                              f"labelled architectures of the pool ({lp.candidates})")
+    if job.search == "predictor_nas" and min(job.budgets) < algo.options["init"]:
+        raise ConfigError(f"search {job.key}: budget {min(job.budgets)} is below "
+                          f"predictor_nas's init {algo.options['init']}")
+    x = layout = None
+    if job.search in PREDICTOR_SEARCHES:
+        if job.encoding is None or job.predictor is None or job.loss is None:
+            raise ConfigError(f"search {job.key}: {job.search} needs an encoding, a "
+                              "predictor and a loss")
+        from nasrank.train import check_loss, load_run_inputs
+
+        probe = _run_config(job, params, job.train_size or 1, 0)
+        check_loss(probe)
+        _, _, _, enc, x = load_run_inputs(probe, params, ids=pool.arch_ids)
+        layout = enc.layout
+    cost = None
+    if job.search == "renas_ga":
+        n = job.train_size
+        if n is None or not 2 <= n <= len(pool):
+            raise ConfigError(f"search {job.key}: train size {n} does not fit the "
+                              f"{len(pool):,} architectures of the pool")
+        if job.sample not in SAMPLES:
+            raise UnknownNameError("training-sample selection", job.sample, list(SAMPLES))
+        attribute = SAMPLES[job.sample][0]
+        if attribute is not None:
+            if job.bench not in COSTS:
+                raise ConfigError(f"search {job.key}: sample {job.sample!r} needs the "
+                                  f"{attribute} of every architecture, which nasrank derives "
+                                  f"for {', '.join(COSTS)} only")
+            cost = COSTS[job.bench](params, pool.arch_ids, attribute)
+
+    written = []
+    out_dir = Path(params["reports"]["search_dir"]) / job.key
+    for seed in seeds:
+        start = time.perf_counter()
+        rng_sample, rng_search = _seed_streams(seed)
+        extra: dict[str, Any] = {}
+        results: list[SearchResult] = []
+        if job.search == "renas_ga":
+            from nasrank.train import fit_predictor
+
+            assert x is not None and layout is not None and job.train_size is not None
+            train = SAMPLES[job.sample][1](len(pool), job.train_size, rng_sample, cost)
+            cfg = _run_config(job, params, job.train_size, seed)
+            fitted = fit_predictor(cfg, x[train], pool.accuracy[train], layout)
+            def score(arch_ids: np.ndarray, fitted: Any = fitted) -> np.ndarray:
+                return fitted.predict(x[[pool.index[k] for k in arch_ids]])
+
+            results.append(algo.run(lp.space, pool, rng_search, budget=max(job.budgets),
+                                    score=score))
+            extra = {"n_train": len(train), "train_best_accuracy":
+                     float(pool.accuracy[train].max())}
+        elif job.search == "predictor_nas":
+            assert x is not None and layout is not None
+            fp = fit_predict_from(job, params, pool.arch_ids, x, layout, seed)
+            results.append(algo.run(lp.space, pool, rng_search, budget=max(job.budgets),
+                                    fit_predict=fp))
+        else:
+            for b in job.budgets:  # each budget from the same seed
+                results.append(algo.run(lp.space, pool, _seed_streams(seed)[1], budget=b))
+        final = results[-1]
+        if len(results) == 1:
+            per_budget = [_budget_entry(lp, final.queried[:b], b) for b in job.budgets]
+        else:
+            per_budget = [_budget_entry(lp, r.queried, b)
+                          for r, b in zip(results, job.budgets, strict=True)]
+        best = per_budget[-1]
+        report = {
+            "key": job.key,
+            "experiment": job.experiment,
+            "table": job.table,
+            "search": job.search,
+            "seed": seed,
+            "target": lp.target,
+            "candidates": lp.candidates,
+            "space_size": lp.space_size,
+            "n_labelled": lp.n_labelled,
+            "pool_size": len(pool),
+            "encoding": job.encoding,
+            "predictor": job.predictor,
+            "loss": job.loss,
+            "loss_options": None if job.loss is None else _run_config(
+                job, params, 1, seed).loss_options,
+            "train_size": job.train_size,
+            "sample": job.sample if job.search == "renas_ga" else None,
+            "subspace": job.subspace,
+            "options": final.options,
+            "budgets": list(job.budgets),
+            "results": per_budget,
+            "best_arch_id": best["best_arch_id"],
+            "best_accuracy": best["best_accuracy"],
+            "best_rank": best["best_rank"],
+            "best_percentile": best["best_percentile"],
+            "queries": final.queries,
+            "trajectory": list(final.trajectory),
+            "queried": list(final.queried),
+            "info": {**final.info, **extra},
+        }
+        dest = out_dir / f"s{seed}.json"
+        write_json(dest, report)
+        written.append(dest)
+        log.info("%s seed %d: best %.2f (rank %d, top %.3f %%) after %d queries in %.1f s",
+                 job.key, seed, best["best_accuracy"], best["best_rank"],
+                 best["best_percentile"], final.queries, time.perf_counter() - start)
+    return written
+
+
+def load_results(params: dict[str, Any], jobs: list[SearchJob]) -> list[dict[str, Any]]:
+    """The per-seed reports of ``jobs``.
+
+    Raises:
+        NasrankError: a missing report, naming the command that writes it.
+    """
+    out = []
+    for job in jobs:
+        for path in job.outputs(params["reports"]["search_dir"]):
+            if not Path(path).is_file():
+                raise NasrankError(f"{path} is missing; run `nasrank search {job.key}` first")
+            with open(path, encoding="utf-8") as f:
+                out.append(json.load(f))
+    return out
+

@@ -1,0 +1,125 @@
+"""Tables of the search experiments: ReNAS Tables 3, 4 and 6 and the loss study's search.
+
+Each table summarises the per-seed reports of :mod:`nasrank.search.runner` (mean and
+sample standard deviation over seeds; the std of one seed is NaN, an empty cell).
+``accuracy`` is the true accuracy (the table's target) of the architecture a search
+returns; ``percentile`` its rank among all labelled architectures of the table / their
+number x 100 (ReNAS's "ranking (%)"; lower is better).
+
+Usage::
+
+    df = renas_search_table(params)          # after `nasrank search` wrote the reports
+    SEARCH_TABLES["loss_search"](params)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from nasrank.errors import ConfigError
+from nasrank.search.runner import SearchJob, load_results, renas_job, search_jobs
+
+SUMMARY = ("best_accuracy", "best_percentile")
+NAMES = {"best_accuracy": "accuracy", "best_percentile": "percentile"}
+
+
+def _rows(params: dict[str, Any], jobs: list[tuple[dict[str, Any], SearchJob]]
+          ) -> pd.DataFrame:
+    """One row per (labels, seed, budget): the labels, the seed's result at the budget."""
+    rows = []
+    for labels, job in jobs:
+        for rep in load_results(params, [job]):
+            for res in rep["results"]:
+                rows.append({**labels, "target": rep["target"], "pool_size": rep["pool_size"],
+                             "n_labelled": rep["n_labelled"], "budget": res["budget"],
+                             "seed": rep["seed"], "best_accuracy": res["best_accuracy"],
+                             "best_percentile": res["best_percentile"],
+                             "best_rank": res["best_rank"]})
+    return pd.DataFrame(rows)
+
+
+def _summarise(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Mean and std over seeds per configuration and budget.
+
+    Raises:
+        ConfigError: no search configured for the table.
+    """
+    if df.empty:
+        raise ConfigError(f"no search is configured for this table (grouped by {keys}); "
+                          "see params.yaml's search section")
+    keys = [*keys, "target", "pool_size", "n_labelled", "budget"]
+    grouped = df.groupby(keys, sort=False)
+    out = grouped.size().rename("n_seeds").to_frame()
+    for col in SUMMARY:
+        out[f"{NAMES[col]}_mean"] = grouped[col].mean()
+        out[f"{NAMES[col]}_std"] = grouped[col].std(ddof=1)
+    out["best_rank_median"] = grouped["best_rank"].median()
+    out["best_rank_min"] = grouped["best_rank"].min()
+    return out.reset_index()
+
+
+def _variant_labels(params: dict[str, Any], variant: str) -> dict[str, Any]:
+    v = params["experiments"]["renas_variants"]["variants"][variant]
+    return {"variant": variant, "encoding": v["encoding"], "loss": v["loss"],
+            "train_size": params["search"]["renas"]["train_size"]}
+
+
+def _labelled_jobs(params: dict[str, Any], name: str
+                   ) -> list[tuple[dict[str, Any], SearchJob]]:
+    """The jobs table ``name`` reads, each with the labels of its row."""
+    renas = params["search"]["renas"]
+    if name == "renas_search":
+        return [(_variant_labels(params, v), renas_job(params, v)) for v in renas["variants"]]
+    if name == "renas_sample_selection":
+        cfg = renas["sample_selection"]
+        return [({"sample": s, **_variant_labels(params, cfg["variant"])},
+                 renas_job(params, cfg["variant"], sample=s)) for s in cfg["samples"]]
+    if name == "renas_subspace":
+        cfg = renas["subspace"]
+        return [({"subspace": s, **_variant_labels(params, cfg["variant"])},
+                 renas_job(params, cfg["variant"], subspace=s)) for s in cfg["subspaces"]]
+    return [({"table": j.table, "method": j.loss or j.search, "search": j.search}, j)
+            for j in search_jobs(params, "loss_search")]
+
+
+def table_jobs(params: dict[str, Any], name: str) -> list[SearchJob]:
+    """The jobs whose reports table ``name`` reads (its workflow inputs)."""
+    return [job for _, job in _labelled_jobs(params, name)]
+
+
+RENAS_KEYS = ["variant", "encoding", "loss", "train_size"]
+
+
+def renas_search_table(params: dict[str, Any]) -> pd.DataFrame:
+    """ReNAS Table 3: the GA with each predictor variant (0.1 % training data)."""
+    return _summarise(_rows(params, _labelled_jobs(params, "renas_search")), RENAS_KEYS)
+
+
+def renas_sample_selection_table(params: dict[str, Any]) -> pd.DataFrame:
+    """ReNAS Table 4: training samples at random or spread uniformly by params / FLOPs."""
+    return _summarise(_rows(params, _labelled_jobs(params, "renas_sample_selection")),
+                      ["sample", *RENAS_KEYS])
+
+
+def renas_subspace_table(params: dict[str, Any]) -> pd.DataFrame:
+    """ReNAS Table 6: trained and searched on all labelled cells vs the sub-space."""
+    return _summarise(_rows(params, _labelled_jobs(params, "renas_subspace")),
+                      ["subspace", *RENAS_KEYS])
+
+
+def loss_search_table(params: dict[str, Any]) -> pd.DataFrame:
+    """Per table, method (a loss of predictor_nas, or a baseline search) and budget."""
+    return _summarise(_rows(params, _labelled_jobs(params, "loss_search")),
+                      ["table", "method", "search"])
+
+
+#: table name -> builder
+SEARCH_TABLES: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {
+    "renas_search": renas_search_table,
+    "renas_sample_selection": renas_sample_selection_table,
+    "renas_subspace": renas_subspace_table,
+    "loss_search": loss_search_table,
+}
