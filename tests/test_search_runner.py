@@ -406,6 +406,10 @@ def test_baseline_reports(params: dict[str, Any], search: str) -> None:
         for entry in rep["results"]:
             check_rank(entry, acc)
             assert entry["pool_rank"] == entry["best_rank"]
+            # each budget is read off the one run: its best is that of the first queries
+            first = [acc[k] for k in rep["queried"][: entry["budget"]]]
+            assert entry["best_accuracy"] == max(first)
+        assert rep["results"][0]["best_accuracy"] <= rep["results"][1]["best_accuracy"]
         assert {k: rep[k] for k in ("best_arch_id", "best_accuracy", "best_rank",
                                     "best_percentile")} == {
             k: rep["results"][-1][k] for k in ("best_arch_id", "best_accuracy", "best_rank",

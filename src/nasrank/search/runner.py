@@ -13,7 +13,11 @@ Every seed writes ``reports/search/<job.key>/s<seed>.json``.
   queried so far (:func:`fit_predict_from`). The job runs once at its largest budget; the
   result at a smaller budget ``b`` is that of the first ``b`` queries, which is exactly what
   a run with budget ``b`` queries (tested), so one run serves every budget.
-* ``random`` and ``regularized_evolution``: true-accuracy baselines, one run per budget.
+* ``random`` and ``regularized_evolution``: true-accuracy baselines, read off the same
+  way: the first ``b`` queries of a random search are a uniform sample of ``b``, and
+  regularized evolution's first ``b`` queries are what a run with budget ``b`` queries
+  once ``b`` reaches its population. So a table's best-so-far never drops as the budget
+  grows.
 
 The candidates are the labelled architectures of the table (``Pool``), optionally
 restricted to a ``subspace``: NAS-Bench-101 labels 30,001 of its 423,624 cells in the
@@ -43,7 +47,7 @@ import pyarrow.parquet as pq
 
 from nasrank.errors import ConfigError, DataFormatError, NasrankError, UnknownNameError
 from nasrank.io import write_json
-from nasrank.search import Pool, SearchResult, get_search
+from nasrank.search import Pool, get_search
 from nasrank.spaces.base import SearchSpace
 
 log = logging.getLogger("nasrank.search")
@@ -519,7 +523,6 @@ def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | Non
         start = time.perf_counter()
         rng_sample, rng_search = _seed_streams(seed)
         extra: dict[str, Any] = {}
-        results: list[SearchResult] = []
         if job.search == "renas_ga":
             from nasrank.train import fit_predictor
 
@@ -527,27 +530,21 @@ def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | Non
             train = SAMPLES[job.sample][1](len(pool), job.train_size, rng_sample, cost)
             cfg = _run_config(job, params, job.train_size, seed)
             fitted = fit_predictor(cfg, x[train], pool.accuracy[train], layout)
+
             def score(arch_ids: np.ndarray, fitted: Any = fitted) -> np.ndarray:
                 return fitted.predict(x[[pool.index[k] for k in arch_ids]])
 
-            results.append(algo.run(lp.space, pool, rng_search, budget=max(job.budgets),
-                                    score=score))
+            final = algo.run(lp.space, pool, rng_search, budget=max(job.budgets), score=score)
             extra = {"n_train": len(train), "train_best_accuracy":
                      float(pool.accuracy[train].max())}
         elif job.search == "predictor_nas":
             assert x is not None and layout is not None
             fp = fit_predict_from(job, params, pool.arch_ids, x, layout, seed)
-            results.append(algo.run(lp.space, pool, rng_search, budget=max(job.budgets),
-                                    fit_predict=fp))
+            final = algo.run(lp.space, pool, rng_search, budget=max(job.budgets),
+                             fit_predict=fp)
         else:
-            for b in job.budgets:  # each budget from the same seed
-                results.append(algo.run(lp.space, pool, _seed_streams(seed)[1], budget=b))
-        final = results[-1]
-        if len(results) == 1:
-            per_budget = [_budget_entry(lp, final.queried[:b], b) for b in job.budgets]
-        else:
-            per_budget = [_budget_entry(lp, r.queried, b)
-                          for r, b in zip(results, job.budgets, strict=True)]
+            final = algo.run(lp.space, pool, rng_search, budget=max(job.budgets))
+        per_budget = [_budget_entry(lp, final.queried[:b], b) for b in job.budgets]
         best = per_budget[-1]
         report = {
             "key": job.key,
