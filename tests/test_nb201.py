@@ -224,13 +224,15 @@ def test_ingest_shapes_and_columns(tables: dict[str, Processed]) -> None:
                  "val_acc_12", "test_acc_12", "val_acc_200"]
         if task == "cifar10":
             names.append("test_acc_200")
-        assert t.column_names == names
+        # then the zero-cost columns (tests/test_zero_cost.py)
+        assert t.column_names[:len(names)] == names
+        assert all(c.startswith("zc_") for c in t.column_names[len(names):])
         assert t["nb201_index"].to_pylist() == list(range(SPACE_SIZE))
         assert str(t.schema.field("nb201_index").type) == "int32"
         assert t["arch_id"].to_pylist() == expected_ids
         ops = list(zip(*(t[f"op_{k}"].to_pylist() for k in range(6)), strict=True))
         assert [arch_to_str(a) for a in ops[:500]] == expected_ids[:500]
-        assert set(p.columns) == set(names)
+        assert set(p.columns) == set(t.column_names)
         assert "12" in p.notes and "epoch" in p.notes
         want = "test_acc_200" if task == "cifar10" else "test_acc_12"
         assert p.extra["default_target"] == want

@@ -146,7 +146,7 @@ def bench_root(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """nbmacro and nb201 fetched from the mirror, ingested and encoded (gcn, one-hot)."""
     root = tmp_path_factory.mktemp("search_benchmarks")
     path = write_params(tmp_params(root, mirror=str(mirror)), root / "params.yaml")
-    for bench in ("nbmacro", "nb201"):
+    for bench in ("nbmacro", "nb201", "darts"):
         assert main(["--params", path, "-q", "fetch", bench]) == 0
         assert main(["--params", path, "-q", "ingest", bench]) == 0
         for enc in ("gcn", "adjacency_onehot"):
@@ -416,6 +416,19 @@ def test_baseline_reports(params: dict[str, Any], search: str) -> None:
                                                "best_percentile")}
         check_queries(rep, acc)
     assert reports[0]["queried"] != reports[1]["queried"]
+
+
+@pytest.mark.mirror
+def test_darts_search_says_labels_are_surrogate(params: dict[str, Any]) -> None:
+    """DARTS: 725 labelled cells of a ~1e18 space whose labels are NB301 surrogate
+    predictions; the report says both, and the predictor search runs on its GCN input."""
+    for job in (SearchJob("darts", "regularized_evolution", (30,), (0,), "t"),
+                SearchJob("darts", "predictor_nas", (20,), (0,), "t", "gcn", "gcn", "hr")):
+        rep = read_report(run_job(job, params)[0])
+        assert rep["pool_size"] == 725 and rep["queries"] == job.budgets[-1]
+        assert "surrogate predictions" in rep["candidates"]
+        assert "1,076,746,950,455,072,400 in the search space" in rep["candidates"]
+        check_queries(rep, labels(params, "darts", "val_acc"))
 
 
 @pytest.mark.mirror

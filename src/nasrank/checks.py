@@ -56,8 +56,8 @@ def _naslib_costs(raw_dir: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.
         ops[i, :k] = spec.labeling
         n[i] = k
         ids.append(arch_id)
-        params.append(round(rec["params"] * 1e6))
-        flops.append(round(rec["flops"] * 1e6))
+        params.append(round(rec.scores["params"] * 1e6))
+        flops.append(round(rec.scores["flops"] * 1e6))
     costs = cell_costs(adj, n, ops)
     return (ids, network_params(costs), network_flops(costs, "macs"),
             network_flops(costs, "naslib"), np.asarray(params), np.asarray(flops))

@@ -34,9 +34,11 @@ INGEST_SOURCES = {
     "nb101": ["src/nasrank/benchmarks/nb101.py", "src/nasrank/spaces/nb101.py"],
     "nb201": ["src/nasrank/benchmarks/nb201.py", "src/nasrank/spaces/nb201.py"],
     "tnb101_micro": ["src/nasrank/benchmarks/tnb101_micro.py", "src/nasrank/spaces/tnb101.py"],
+    "tnb101_macro": ["src/nasrank/benchmarks/tnb101_macro.py"],
     "nbgraph": ["src/nasrank/benchmarks/nbgraph.py", "src/nasrank/spaces/nbgraph.py"],
     "nbmacro": ["src/nasrank/benchmarks/nbmacro.py", "src/nasrank/spaces/nbmacro.py"],
     "nb101_full": ["src/nasrank/benchmarks/nb101_full.py", "src/nasrank/benchmarks/tfrecord.py"],
+    "darts": ["src/nasrank/benchmarks/darts.py", "src/nasrank/spaces/darts.py"],
 }
 
 
@@ -69,7 +71,8 @@ def stages(params: dict[str, Any]) -> dict[str, Any]:
         deps = [f"{raw}/{bench}"] + ([space] if bench == "nb101" else [])
         out[f"ingest_{bench}"] = {
             "cmd": f"nasrank ingest {bench}",
-            "deps": deps + INGEST_SOURCES[bench] + ["src/nasrank/benchmarks/common.py"],
+            "deps": deps + INGEST_SOURCES[bench] + ["src/nasrank/benchmarks/common.py",
+                                                     "src/nasrank/benchmarks/zero_cost.py"],
             "outs": [f"{processed}/{stem}.parquet" for stem in processed_stems(bench)],
         }
     if "nb101" in benches:

@@ -40,6 +40,10 @@ class OutOfDomainError(NasrankError):
     """An architecture is not a member of the search space it was given for."""
 
 
+class NotEnumerableError(NasrankError, NotImplementedError):
+    """A search space is too large to enumerate (e.g. DARTS, about 1.1e18 cells)."""
+
+
 class UnknownNameError(NasrankError, KeyError):
     """A registry lookup failed; the message lists the names that exist."""
 

@@ -19,9 +19,11 @@ READERS: dict[str, str] = {
     "nb101": "nasrank.benchmarks.nb101",
     "nb201": "nasrank.benchmarks.nb201",
     "tnb101_micro": "nasrank.benchmarks.tnb101_micro",
+    "tnb101_macro": "nasrank.benchmarks.tnb101_macro",
     "nbgraph": "nasrank.benchmarks.nbgraph",
     "nbmacro": "nasrank.benchmarks.nbmacro",
     "nb101_full": "nasrank.benchmarks.nb101_full",
+    "darts": "nasrank.benchmarks.darts",
 }
 
 

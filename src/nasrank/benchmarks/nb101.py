@@ -6,7 +6,9 @@ Two products:
   each the spec NAS-Bench-101 itself trained (first met by its enumeration).
 * :func:`ingest` -- the labelled records: nasbench-vis's 30,001 single-seed records
   (validation accuracy at 4/12/36/108 epochs) and NASLib's 500 cells (validation
-  accuracy, params, FLOPs), joined to their cells through the project's own hash.
+  accuracy, params, FLOPs, and every zero-cost proxy of ``zc_nasbench101.json`` as a
+  ``zc_<proxy>`` column, see :mod:`nasrank.benchmarks.zero_cost`), joined to their
+  cells through the project's own hash.
 
 Usage::
 
@@ -18,12 +20,24 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from nasrank.benchmarks.common import Processed, load_json, require_keys
+from nasrank.benchmarks.zero_cost import (
+    ZCRecord,
+    failed_counts,
+    mean_record,
+    proxy_names,
+    read_zc_records,
+    records_by_row,
+    require_scores,
+    timed_proxies,
+    zc_column_docs,
+    zc_columns,
+    zc_metadata,
+)
 from nasrank.errors import DataFormatError, OutOfDomainError
 from nasrank.spaces.nb101 import (
     INPUT,
@@ -39,6 +53,7 @@ from nasrank.spaces.nb101 import (
 VIS_FILES = ("data-20k.json", "data-10k.json")
 VIS_1K = "data-1k.json"
 NASLIB_FILE = "zc_nasbench101.json"
+NASLIB_DATASET = ("nasbench101", "cifar10")
 EPOCHS = (4, 12, 36, 108)
 # nasbench-vis op codes (data-1k.json): -3 marks padding vertices.
 VIS_OPS = {-1: INPUT, -2: OUTPUT, 0: OPS[0], 1: OPS[1], 2: OPS[2]}
@@ -142,25 +157,25 @@ def naslib_spec(key: str) -> ModelSpec:
     return ModelSpec(matrix, [NASLIB_OPS[c] for c in values[49:]])
 
 
-def naslib_entries(raw_dir: Path) -> list[tuple[str, ModelSpec, dict[str, Any]]]:
+def naslib_entries(raw_dir: Path) -> list[tuple[str, ModelSpec, ZCRecord]]:
     """NASLib's entries in file order: ``(arch_id, pruned spec, record)``.
 
     Its keys are unpruned 7-vertex specs, so several keys can prune to the same cell
-    (the 500 entries are 292 cells); the spec keeps NASLib's own vertex order.
+    (the 500 entries are 292 cells); the spec keeps NASLib's own vertex order. The
+    records are parsed by :func:`nasrank.benchmarks.zero_cost.read_zc_records`: the
+    file's proxies are bare scores (no compute times), ``params`` and ``flops`` among
+    them.
 
     Raises:
-        DataFormatError: naming the file and the key that is malformed or not a cell.
+        DataFormatError: naming the file and the key that is malformed or not a cell,
+            or whose record lacks ``val_accuracy``, ``params`` or ``flops``.
     """
     path = raw_dir / NASLIB_FILE
-    data = load_json(path)
-    try:
-        records = data["nasbench101"]["cifar10"]
-    except (KeyError, TypeError) as exc:
-        raise DataFormatError(f"{path}: expected keys nasbench101 -> cifar10") from exc
+    records = read_zc_records(path, NASLIB_DATASET)
     space = NB101Space()
     out = []
     for key, rec in records.items():
-        require_keys(rec, ["val_accuracy", "params", "flops"], f"{path}: {key}")
+        require_scores(rec, ["params", "flops"], f"{path}: {key}")
         try:
             spec = space.validate(naslib_spec(key))
         except (KeyError, OutOfDomainError, ValueError, SyntaxError) as exc:
@@ -170,22 +185,20 @@ def naslib_entries(raw_dir: Path) -> list[tuple[str, ModelSpec, dict[str, Any]]]
     return out
 
 
-def _read_naslib(raw_dir: Path) -> dict[str, list]:
-    """NASLib's entries averaged per cell (NASLib queried a random seed for each)."""
-    groups: dict[str, list[tuple[float, float, float]]] = {}
-    for arch_id, _, rec in naslib_entries(raw_dir):
-        groups.setdefault(arch_id, []).append(
-            (float(rec["val_accuracy"]), float(rec["params"]), float(rec["flops"])))
-    out: dict[str, list] = {"arch_id": [], "val_acc": [], "params": [], "flops": [],
-                            "n_entries": []}
-    for arch_id, rows in groups.items():
-        mean = np.mean(np.asarray(rows), axis=0)
-        out["arch_id"].append(arch_id)
-        out["val_acc"].append(mean[0])
-        out["params"].append(mean[1])
-        out["flops"].append(mean[2])
-        out["n_entries"].append(len(rows))
-    return out
+def naslib_cells(raw_dir: Path) -> tuple[dict[str, ZCRecord], dict[str, int], list[ZCRecord]]:
+    """NASLib's entries averaged per cell (NASLib queried a random seed for each).
+
+    Returns:
+        ``(cells, n_entries, entries)``: per arch_id (first-met order) the mean record
+        (mean ``val_accuracy``, mean score of every proxy), the number of entries that
+        prune to it, and all entries as read.
+    """
+    entries = naslib_entries(raw_dir)
+    groups: dict[str, list[ZCRecord]] = {}
+    for arch_id, _, rec in entries:
+        groups.setdefault(arch_id, []).append(rec)
+    cells = {k: mean_record(v) for k, v in groups.items()}
+    return cells, {k: len(v) for k, v in groups.items()}, [rec for _, _, rec in entries]
 
 
 COLUMNS = {
@@ -225,7 +238,15 @@ def ingest(raw_dir: Path, space: pa.Table | None = None) -> dict[str, Processed]
     """
     n_checked = check_vis_1k(raw_dir)
     vis = _read_vis(raw_dir)
-    naslib = _read_naslib(raw_dir)
+    naslib_recs, naslib_counts, naslib_all = naslib_cells(raw_dir)
+    naslib_ids = list(naslib_recs)
+    naslib = {
+        "arch_id": naslib_ids,
+        "val_acc": [naslib_recs[k].val_accuracy for k in naslib_ids],
+        "params": [naslib_recs[k].scores["params"] for k in naslib_ids],
+        "flops": [naslib_recs[k].scores["flops"] for k in naslib_ids],
+        "n_entries": [naslib_counts[k] for k in naslib_ids],
+    }
     if space is None:
         space = space_table()
     index = {k: i for i, k in enumerate(space.column("arch_id").to_pylist())}
@@ -272,10 +293,19 @@ def ingest(raw_dir: Path, space: pa.Table | None = None) -> dict[str, Processed]
     table["in_naslib"] = pa.array([k in naslib_set for k in ids], pa.bool_())
     table["io_distance"] = cells.column("io_distance")
     table["uses_conv3x3"] = cells.column("uses_conv3x3")
+    proxies, timed = proxy_names(naslib_all), timed_proxies(naslib_all)
+    table.update(zc_columns(records_by_row(ids, naslib_recs), proxies, timed))
+    zc_docs = zc_column_docs(
+        proxies, timed, NASLIB_FILE,
+        f"the {len(naslib_recs)} cells of NASLib's 500 entries (mean over the entries "
+        "that prune to the cell; the file records no compute times)",
+    )
+    zero_cost = zc_metadata(table, proxies, timed, dict.fromkeys(proxies, NASLIB_FILE),
+                            failed_counts(naslib_all), "nb101")
     return {
         "nb101": Processed(
             table=pa.table(table),
-            columns=COLUMNS,
+            columns={**COLUMNS, **zc_docs},
             sources=[*VIS_FILES, VIS_1K, NASLIB_FILE],
             notes=(
                 "nasbench-vis holds ONE training run per cell (not the 3-seed mean of the "
@@ -284,6 +314,7 @@ def ingest(raw_dir: Path, space: pa.Table | None = None) -> dict[str, Processed]
                 f"{n_checked}/{n_checked} match."
             ),
             extra={"default_target": "val_acc_108", "n_vis": len(vis_set),
-                   "n_naslib": len(naslib_set), "n_both": len(vis_set & naslib_set)},
+                   "n_naslib": len(naslib_set), "n_both": len(vis_set & naslib_set),
+                   "zero_cost": zero_cost},
         )
     }

@@ -13,7 +13,8 @@ Sources (``data/raw/nb201/``):
   order) and ``accuracies`` (CIFAR-10 test accuracy after 200 epochs, mean over seeds).
 * ``zc_nasbench201.json`` (NASLib, NAS-Bench-Suite-Zero): for 725/725/724 cells of
   cifar10/cifar100/ImageNet16-120, keyed by NASLib tuple, ``val_accuracy`` after 200
-  epochs (and zero-cost proxies, which this reader does not keep).
+  epochs, and 13 zero-cost proxies with their compute times (``zc_<proxy>`` and
+  ``zc_<proxy>_time_s`` columns, see :mod:`nasrank.benchmarks.zero_cost`).
 
 Usage::
 
@@ -24,13 +25,12 @@ Usage::
 
 Every table has ``arch_id`` (the NB201 arch string), ``nb201_index``, ``op_0..op_5``,
 ``val_acc_12``, ``test_acc_12``, ``val_acc_200``; the cifar10 table also
-``test_acc_200``. All accuracies are in percent (0-100).
+``test_acc_200``; then the zero-cost columns (null outside NASLib's cells). All
+accuracies are in percent (0-100).
 """
 
 from __future__ import annotations
 
-import ast
-import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +42,19 @@ import pyarrow as pa
 
 from nasrank.benchmarks.common import Processed, load_json, require_keys
 from nasrank.benchmarks.pickles import load_restricted
-from nasrank.errors import DataFormatError, OutOfDomainError
+from nasrank.benchmarks.zero_cost import (
+    ZCRecord,
+    failed_counts,
+    parse_tuple_key,
+    proxy_names,
+    read_zc_datasets,
+    records_by_row,
+    timed_proxies,
+    zc_column_docs,
+    zc_columns,
+    zc_metadata,
+)
+from nasrank.errors import DataFormatError
 from nasrank.spaces.nb201 import (
     EDGES,
     OPS,
@@ -178,16 +190,40 @@ def parse_naslib_key(key: str, where: str) -> str:
         DataFormatError: not a tuple literal, or a tuple outside the space (naming
             ``where`` and the key).
     """
-    try:
-        value = ast.literal_eval(key)
-    except (ValueError, SyntaxError) as exc:
-        raise DataFormatError(f"{where}: key {key!r} is not a tuple literal") from exc
-    if not isinstance(value, tuple):
-        raise DataFormatError(f"{where}: key {key!r} is not a tuple")
-    try:
-        return arch_to_str(naslib_to_arch(value))
-    except OutOfDomainError as exc:
-        raise DataFormatError(f"{where}: key {key!r} is not an NB201 cell: {exc}") from exc
+    return parse_tuple_key(key, where, lambda t: arch_to_str(naslib_to_arch(t)),
+                           "an NB201 cell")
+
+
+def load_naslib_zc(path: Path) -> dict[str, dict[str, ZCRecord]]:
+    """Read NASLib's ``zc_nasbench201.json``: per task, every cell's record.
+
+    Returns:
+        ``{task: {arch string: ZCRecord}}`` for the tasks of :data:`DATASETS`, in file
+        order; ``val_accuracy`` is the 200-epoch validation accuracy in percent.
+
+    Raises:
+        DataFormatError: a missing dataset or field, a key that is no NB201 cell, a key
+            that disagrees with its record's ``arch``, two keys for one cell, a value
+            that is not a percentage, or a malformed proxy entry.
+    """
+    keys = [d.naslib_key for d in DATASETS]
+    data = read_zc_datasets(path, keys)
+    out: dict[str, dict[str, ZCRecord]] = {}
+    for d in DATASETS:
+        cells: dict[str, ZCRecord] = {}
+        for key, rec in data[d.naslib_key].items():
+            where = f"{path}: {d.naslib_key}[{key!r}]"
+            arch_str = parse_naslib_key(key, f"{path}: {d.naslib_key}")
+            if arch_str in cells:
+                raise DataFormatError(f"{where}: second record for cell {arch_str}")
+            val = rec.val_accuracy
+            if not 0 <= val <= 100:
+                raise DataFormatError(
+                    f"{where}: val_accuracy {val!r} is not an accuracy in percent (0-100)"
+                )
+            cells[arch_str] = rec
+        out[d.task] = cells
+    return out
 
 
 def load_naslib_val(path: Path) -> dict[str, dict[str, float]]:
@@ -198,43 +234,12 @@ def load_naslib_val(path: Path) -> dict[str, dict[str, float]]:
         :data:`DATASETS`.
 
     Raises:
-        DataFormatError: a missing dataset or field, a key that is no NB201 cell, a key
-            that disagrees with its record's ``arch``, two keys for one cell, or a value
-            that is not a percentage.
+        DataFormatError: as :func:`load_naslib_zc`.
     """
-    obj = load_json(path)
-    if not isinstance(obj, dict):
-        raise DataFormatError(f"{path}: top level is {type(obj).__name__}, expected an object")
-    require_keys(obj, [d.naslib_key for d in DATASETS], str(path))
-    out: dict[str, dict[str, float]] = {}
-    for d in DATASETS:
-        records = obj[d.naslib_key]
-        if not isinstance(records, dict) or not records:
-            raise DataFormatError(f"{path}: key {d.naslib_key!r} must be a non-empty object")
-        values: dict[str, float] = {}
-        for key, rec in records.items():
-            where = f"{path}: {d.naslib_key}[{key!r}]"
-            if not isinstance(rec, dict):
-                raise DataFormatError(f"{where}: record is not an object")
-            require_keys(rec, ["arch", "val_accuracy"], where)
-            if rec["arch"] != key:
-                raise DataFormatError(f"{where}: field 'arch' is {rec['arch']!r}, not the key")
-            arch_str = parse_naslib_key(key, f"{path}: {d.naslib_key}")
-            if arch_str in values:
-                raise DataFormatError(f"{where}: second record for cell {arch_str}")
-            val = rec["val_accuracy"]
-            if (
-                isinstance(val, bool)
-                or not isinstance(val, int | float)
-                or not math.isfinite(val)
-                or not 0 <= val <= 100
-            ):
-                raise DataFormatError(
-                    f"{where}: val_accuracy {val!r} is not an accuracy in percent (0-100)"
-                )
-            values[arch_str] = float(val)
-        out[d.task] = values
-    return out
+    return {
+        task: {a: r.val_accuracy for a, r in cells.items()}
+        for task, cells in load_naslib_zc(path).items()
+    }
 
 
 def _columns(d: _Dataset, with_test_200: bool, n_val_200: int) -> dict[str, str]:
@@ -278,6 +283,12 @@ TWELVE_EPOCH_NOTE = (
 )
 
 
+ZC_NOTE = (
+    "zc_* columns: NASLib's zero-cost proxies at initialisation for the cells of "
+    "zc_nasbench201.json only; failed scores (NASLib's -1e8, -inf) are null."
+)
+
+
 def ingest(raw_dir: Path) -> dict[str, Processed]:
     """Build the three NB201 tables from ``raw_dir`` (``data/raw/nb201``).
 
@@ -296,7 +307,8 @@ def ingest(raw_dir: Path) -> dict[str, Processed]:
     arch_strs = [arch_to_str(a) for a in archs]
     mini = load_mini_bench(raw_dir / PD_FILE, arch_strs)
     test_200 = load_arch_json(raw_dir / ARCH_JSON, arch_strs)
-    naslib_val = load_naslib_val(raw_dir / ZC_JSON)
+    naslib_zc = load_naslib_zc(raw_dir / ZC_JSON)
+    naslib_val = {t: {a: r.val_accuracy for a, r in c.items()} for t, c in naslib_zc.items()}
 
     position = {s: i for i, s in enumerate(arch_strs)}
     base: dict[str, pa.Array] = {
@@ -333,12 +345,23 @@ def ingest(raw_dir: Path) -> dict[str, Processed]:
                 "is the default; rank results on it describe the 12-epoch schedule."
             )
             sources = [PD_FILE, ZC_JSON]
-        out[f"{BENCH}-{d.task}"] = Processed(
+        recs = naslib_zc[d.task]
+        proxies, timed = proxy_names(recs.values()), timed_proxies(recs.values())
+        cols.update(zc_columns(records_by_row(arch_strs, recs), proxies, timed))
+        stem = f"{BENCH}-{d.task}"
+        zc_docs = zc_column_docs(
+            proxies, timed, f"{ZC_JSON} (key {d.naslib_key!r})",
+            f"the {len(recs)} cells NASLib sampled (those with val_acc_200)",
+        )
+        zero_cost = zc_metadata(cols, proxies, timed, dict.fromkeys(proxies, ZC_JSON),
+                                failed_counts(recs.values()), stem)
+        out[stem] = Processed(
             table=pa.table(cols),
-            columns=_columns(d, with_test_200, len(naslib_val[d.task])),
+            columns={**_columns(d, with_test_200, len(naslib_val[d.task])), **zc_docs},
             sources=sources,
-            notes=f"{TWELVE_EPOCH_NOTE} {target_note}",
-            extra={"default_target": target, "space": BENCH, "dataset": d.title},
+            notes=f"{TWELVE_EPOCH_NOTE} {target_note} {ZC_NOTE}",
+            extra={"default_target": target, "space": BENCH, "dataset": d.title,
+                   "zero_cost": zero_cost},
         )
     return out
 
@@ -353,5 +376,6 @@ __all__ = [
     "load_arch_json",
     "load_mini_bench",
     "load_naslib_val",
+    "load_naslib_zc",
     "parse_naslib_key",
 ]

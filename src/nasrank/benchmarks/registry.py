@@ -83,6 +83,8 @@ MINI_NB201 = "8c63c49988579e55145c6d0c19ba9d2ef9eb0afe"
 NASLIB_ZC101 = "22280f711aa782fe9157d1b4e5ce4f83f47ab908"
 NASLIB_ZC201 = "6639fd1579010457885c641553c55b0c153045aa"
 NASLIB_ZEN = "94190649a106ed54ad78c068b21c469035a3ff46"
+NASLIB_ZC_TNB101 = "e5a821c2dadf608042e4e046e386006cf6bd0564"
+NASLIB_ZC301 = "1bdbd960ee3e08b4b71dfbae57ff4d4e43ec25c1"
 NB_MACRO = "61a2bfc2ca0dce04d0997e6cf498047c27d6acf2"
 NB_GRAPH_VERSION = "1.4.0"
 
@@ -168,12 +170,32 @@ BENCHMARKS: dict[str, Benchmark] = {
                 _gh("automl/NASLib", NASLIB_ZEN, "naslib/data/zc_benchmarks/all_benchmarks_zen.zip",
                     "d70d3ddcda2264806a467d3fb3840e8ce04c5b0129776110a62018ea68e6d7f2", 1016797,
                     "naslib-zc/all_benchmarks_zen.zip"),
+                _gh("automl/NASLib", NASLIB_ZC_TNB101, "naslib/data/zc_transbench101_micro.json",
+                    "f9f2c5d6d9b9a73964f1bffb2869f218e1110755d84ddd4a46a8cf482f799cd1", 4121429,
+                    "naslib-zc/zc_transbench101_micro.json"),
             ),
             license="NASLib Apache-2.0; TransNAS-Bench-101 data per its authors",
             citation="Duan, Chen, Xu, Li, Liu, Xu, Li, Feng, Ouyang. TransNAS-Bench-101: "
             "Improving Transferability and Generalizability of Cross-Task Neural Architecture "
             "Search. CVPR 2021. " + NASLIB_CITATION,
             tasks=TNB101_TASKS,
+        ),
+        Benchmark(
+            name="tnb101_macro",
+            title="TransNAS-Bench-101 macro: NASLib's 662-725 architectures x 7 tasks with "
+            "zero-cost proxies",
+            files=(
+                _gh("automl/NASLib", NASLIB_ZC_TNB101, "naslib/data/zc_transbench101_macro.json",
+                    "f1d393373855bd7ba29bc81b33adb947ef2518d82aa0e6c003809ce6a4d94212", 4107092,
+                    "naslib-zc/zc_transbench101_macro.json"),
+            ),
+            license="NASLib Apache-2.0; TransNAS-Bench-101 data per its authors",
+            citation="Duan, Chen, Xu, Li, Liu, Xu, Li, Feng, Ouyang. TransNAS-Bench-101: "
+            "Improving Transferability and Generalizability of Cross-Task Neural Architecture "
+            "Search. CVPR 2021. " + NASLIB_CITATION,
+            tasks=TNB101_TASKS,
+            notes="NASLib's sample of the 3,256-architecture macro space (662 cells for "
+            "class_scene/class_object, 725 for the other tasks), not the full space.",
         ),
         Benchmark(
             name="nbgraph",
@@ -221,6 +243,24 @@ BENCHMARKS: dict[str, Benchmark] = {
             citation=NB101_CITATION,
             notes="Upstream publishes no checksum: the first fetch needs --accept-unpinned "
             "and prints the SHA-256 to pin. Download-only (about 0.5 GB), not mirrored.",
+        ),
+        Benchmark(
+            name="darts",
+            title="DARTS space (NAS-Bench-301 surrogate labels, CIFAR-10): NASLib's 725 "
+            "cells with zero-cost proxies",
+            files=(
+                _gh("automl/NASLib", NASLIB_ZC301, "naslib/data/zc_nasbench301.json",
+                    "537e9abd6f0b14fdffdfcb3c07b18a037647b5c80808b3b2cf9a51b1b491aba1", 820765,
+                    "naslib-zc/zc_nasbench301.json"),
+            ),
+            license="NASLib Apache-2.0 (the NAS-Bench-Suite-Zero file); NAS-Bench-301 "
+            "surrogate per its authors (automl/nasbench301)",
+            citation="Liu, Simonyan, Yang. DARTS: Differentiable Architecture Search. ICLR "
+            "2019. Zela, Siems, Zimmer, Lukasik, Keuper, Hutter. Surrogate NAS Benchmarks: "
+            "Going Beyond the Limited Search Spaces of Tabular NAS Benchmarks (NAS-Bench-301). "
+            "ICLR 2022. " + NASLIB_CITATION,
+            notes="val_accuracy is the NAS-Bench-301 SURROGATE model's predicted CIFAR-10 "
+            "validation accuracy, not a trained accuracy.",
         ),
     )
 }

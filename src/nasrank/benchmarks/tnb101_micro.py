@@ -1,7 +1,9 @@
-"""Reader of TransNAS-Bench-101 micro: 4,096 cells x 7 tasks from NASLib's Zen files.
+"""Reader of TransNAS-Bench-101 micro: 4,096 cells x 7 tasks from NASLib's Zen files,
+with NASLib's zero-cost proxies for 711 of them.
 
-Source: ``data/raw/tnb101_micro/all_benchmarks_zen.zip`` (NASLib
-``naslib/data/zc_benchmarks/``). The zip holds, under ``zen/``, 35 JSON files
+Sources: ``data/raw/tnb101_micro/all_benchmarks_zen.zip`` (NASLib
+``naslib/data/zc_benchmarks/``) and ``zc_transbench101_micro.json`` (NASLib
+``naslib/data/``, NAS-Bench-Suite-Zero; see below). The zip holds, under ``zen/``, 35 JSON files
 ``benchmark--transbench101_micro--<task>--<offset>.json``: for each of the 7 tasks, five
 chunks of the same list of 4,096 records, starting at record ``offset`` (0, 1000, 2000,
 3000 with 1,000 records each, 4000 with 96). The number is an offset into the list, not
@@ -19,6 +21,12 @@ seeds nor epochs: per NASLib's query code the value is TransNAS-Bench-101's
 ``get_single_metric(arch, task, metric)`` in its default ``mode='best'``, the maximum of
 the metric over the training epochs of the one released training run.
 
+``zc_transbench101_micro.json`` maps each task to 711 records keyed by the same NASLib
+tuple, each with ``val_accuracy`` (the task's metric as NASLib queried it when it built
+that file: it differs from the zip's for some tasks, Spearman 0.91-1.00) and 11 proxies
+``{"score", "time"}`` (no Zen, no SynFlow); it is read by
+:func:`nasrank.benchmarks.zero_cost.read_zc_datasets`.
+
 Usage::
 
     from nasrank.benchmarks import tnb101_micro
@@ -27,7 +35,9 @@ Usage::
     print(t.extra["metric"], t.extra["higher_is_better"])   # valid_neg_loss True
 
 Each table has ``arch_id`` (TNB101 arch string), ``op_0..op_5``, ``val_score`` and ``zen``,
-4,096 rows sorted by ``arch_id``.
+then ``naslib_val_score`` and the zero-cost columns ``zc_<proxy>``/``zc_<proxy>_time_s``
+(the zc file's proxies for its 711 cells, and ``zen`` from the zip for all cells); 4,096
+rows sorted by ``arch_id``.
 """
 
 from __future__ import annotations
@@ -46,6 +56,18 @@ import pyarrow as pa
 
 from nasrank.benchmarks.common import Processed, require_keys
 from nasrank.benchmarks.registry import TNB101_TASKS
+from nasrank.benchmarks.zero_cost import (
+    ZCRecord,
+    failed_counts,
+    parse_zc_record,
+    proxy_names,
+    read_zc_datasets,
+    records_by_row,
+    timed_proxies,
+    zc_column_docs,
+    zc_columns,
+    zc_metadata,
+)
 from nasrank.errors import DataFormatError, OutOfDomainError
 from nasrank.spaces.tnb101 import (
     EDGES,
@@ -58,6 +80,7 @@ from nasrank.spaces.tnb101 import (
 
 BENCH = "tnb101_micro"
 ZIP_FILE = "all_benchmarks_zen.zip"
+ZC_FILE = "zc_transbench101_micro.json"
 MEMBER_RE = re.compile(
     r"zen/benchmark--transbench101_micro--(?P<task>[a-z_]+)--(?P<offset>\d+)\.json"
 )
@@ -264,18 +287,79 @@ def _columns(task: str) -> dict[str, str]:
     return cols
 
 
+def read_zc_micro(path: Path) -> dict[str, dict[str, ZCRecord]]:
+    """NASLib's ``zc_transbench101_micro.json``: per task, ``{arch_id: ZCRecord}``.
+
+    Raises:
+        DataFormatError: naming the file and key: a task missing, a key that is no
+            TNB101-micro cell, two keys for one cell, or a malformed record.
+    """
+    data = read_zc_datasets(path, list(TNB101_TASKS))
+    out: dict[str, dict[str, ZCRecord]] = {}
+    for task in TNB101_TASKS:
+        cells: dict[str, ZCRecord] = {}
+        for key, rec in data[task].items():
+            where = f"{path}: {task}[{key!r}]"
+            arch_id = _parse_arch(key, where)
+            if arch_id in cells:
+                raise DataFormatError(f"{where}: second record for cell {arch_id}")
+            cells[arch_id] = rec
+        out[task] = cells
+    return out
+
+
+def _zc_part(
+    task: str, zip_records: list[dict[str, Any]], arch_ids: list[str],
+    zc: dict[str, ZCRecord], path: Path,
+) -> tuple[dict[str, pa.Array], dict[str, str], dict[str, Any]]:
+    """``naslib_val_score`` and the ``zc_*`` columns of one task, their meanings and
+    the ``zero_cost`` metadata entry."""
+    zen = {
+        arch_id: parse_zc_record(rec["arch"], rec, f"{path}: task {task!r} record {i}")
+        for i, (rec, arch_id) in enumerate(zip(zip_records, arch_ids, strict=True))
+    }
+    ids = _sorted_ids()
+    proxies, timed = proxy_names(zc.values()), timed_proxies(zc.values())
+    zen_proxies = [p for p in proxy_names(zen.values()) if p not in proxies]
+    zen_timed = [p for p in timed_proxies(zen.values()) if p in zen_proxies]
+    cols = {"naslib_val_score": pa.array([zc[i].val_accuracy if i in zc else None
+                                          for i in ids], type=pa.float64())}
+    zcols = zc_columns(records_by_row(ids, zc), proxies, timed)
+    zcols.update(zc_columns(records_by_row(ids, zen), zen_proxies, zen_timed))
+    every = sorted([*proxies, *zen_proxies])
+    order = [c for p in every for c in (f"zc_{p}", f"zc_{p}_time_s") if c in zcols]
+    cols.update({c: zcols[c] for c in order})
+    m = TASK_METRICS[task]
+    docs = {
+        "naslib_val_score": f"{task} validation metric '{m.metric}' ({m.unit}) as stored in "
+        f"{ZC_FILE} for its {len(zc)} cells (the values NASLib evaluated its proxies "
+        "against); differs from val_score for some cells; null for the other cells",
+        **zc_column_docs(proxies, timed, f"{ZC_FILE} (key {task!r})",
+                         f"the {len(zc)} cells of that file"),
+        **zc_column_docs(zen_proxies, zen_timed, ZIP_FILE,
+                         "every cell (same values as column zen)"),
+    }
+    sources = {**dict.fromkeys(proxies, ZC_FILE), **dict.fromkeys(zen_proxies, ZIP_FILE)}
+    failed = {**failed_counts(zc.values()), **{
+        p: n for p, n in failed_counts(zen.values()).items() if p in zen_proxies}}
+    entry = zc_metadata(cols, every, [*timed, *zen_timed], sources, failed, f"{BENCH}-{task}")
+    return cols, docs, entry
+
+
 def ingest(raw_dir: Path) -> dict[str, Processed]:
     """Build the 7 TNB101-micro tables from ``raw_dir`` (``data/raw/tnb101_micro``).
 
     Args:
-        raw_dir: folder holding ``all_benchmarks_zen.zip``.
+        raw_dir: folder holding ``all_benchmarks_zen.zip`` and
+            ``zc_transbench101_micro.json``.
 
     Returns:
         ``{"tnb101_micro-<task>": Processed}`` for every task of
         :data:`~nasrank.benchmarks.registry.TNB101_TASKS`, 4,096 rows each.
 
     Raises:
-        DataFormatError: the zip or a record is not as described in this module.
+        DataFormatError: the zip, the zc file or a record is not as described in this
+            module.
     """
     path = Path(raw_dir) / ZIP_FILE
     records = read_zen_zip(path)
@@ -285,7 +369,6 @@ def ingest(raw_dir: Path) -> dict[str, Processed]:
         _parse_arch(key, f"{path}: task {first!r} record {i}")
         for i, key in enumerate(arch_by_idx)
     ]
-    out: dict[str, Processed] = {}
     for task in TNB101_TASKS:
         for i, rec in enumerate(records[task]):
             if rec["arch"] != arch_by_idx[i]:
@@ -293,7 +376,15 @@ def ingest(raw_dir: Path) -> dict[str, Processed]:
                     f"{path}: task {task!r} record {i} is cell {rec['arch']}, but task "
                     f"{TNB101_TASKS[0]!r} has {arch_by_idx[i]} there"
                 )
-        table, n_failed = _task_table(task, records[task], arch_ids, path)
+    tables = {task: _task_table(task, records[task], arch_ids, path) for task in TNB101_TASKS}
+    zc_path = Path(raw_dir) / ZC_FILE
+    zc = read_zc_micro(zc_path)
+    out: dict[str, Processed] = {}
+    for task in TNB101_TASKS:
+        table, n_failed = tables[task]
+        zc_cols, zc_docs, zero_cost = _zc_part(task, records[task], arch_ids, zc[task], path)
+        for name, col in zc_cols.items():
+            table = table.append_column(name, col)
         m = TASK_METRICS[task]
         notes = (
             f"val_score is TNB101's '{m.metric}' ({m.unit}), the best value over the "
@@ -301,16 +392,18 @@ def ingest(raw_dir: Path) -> dict[str, Processed]:
             "(the file records no seed or epoch). "
             f"zen is null for the {n_failed} cells where NASLib stored -1e8 (in the pinned "
             "file: the 169 cells whose output has no path from the input because 'none' "
-            "edges cut it, which also get a constant or the lowest val_score). NASLib's "
-            "separate zc_transbench101_micro.json disagrees with these values for some "
-            "tasks; do not mix the two sources."
+            "edges cut it, which also get a constant or the lowest val_score). "
+            f"naslib_val_score and the zc_* columns other than zc_zen come from {ZC_FILE} "
+            f"({len(zc[task])} cells): its metric values disagree with val_score for some "
+            "tasks (Spearman 0.91-1.00 over its cells), so evaluate proxies against one of "
+            "the two and say which; failed proxy scores (NASLib's -1e8) are null."
         )
         if task == "room_layout":
             notes += " room_layout's val_score is a negated loss: values are <= 0."
         out[f"{BENCH}-{task}"] = Processed(
             table=table,
-            columns=_columns(task),
-            sources=[ZIP_FILE],
+            columns={**_columns(task), **zc_docs},
+            sources=[ZIP_FILE, ZC_FILE],
             notes=notes,
             extra={
                 "default_target": "val_score",
@@ -318,9 +411,11 @@ def ingest(raw_dir: Path) -> dict[str, Processed]:
                 "metric": m.metric,
                 "unit": m.unit,
                 "higher_is_better": m.higher_is_better,
+                "zero_cost": zero_cost,
             },
         )
     return out
 
 
-__all__ = ["TASK_METRICS", "ZIP_FILE", "TaskMetric", "ingest", "read_zen_zip"]
+__all__ = ["TASK_METRICS", "ZC_FILE", "ZIP_FILE", "TaskMetric", "ingest", "read_zc_micro",
+           "read_zen_zip"]

@@ -63,6 +63,7 @@ MODULES: dict[str, str] = {
     "tnb101_micro": "nasrank.encodings.tnb101",
     "nbgraph": "nasrank.encodings.nbgraph",
     "nbmacro": "nasrank.encodings.nbmacro",
+    "darts": "nasrank.encodings.darts",
 }
 
 

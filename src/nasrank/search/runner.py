@@ -46,15 +46,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nasrank.errors import ConfigError, DataFormatError, NasrankError, UnknownNameError
-from nasrank.io import write_json
+from nasrank.io import read_metadata, write_json
 from nasrank.search import Pool, get_search
+from nasrank.spaces import get_space
 from nasrank.spaces.base import SearchSpace
 
 log = logging.getLogger("nasrank.search")
 
 __all__ = [
     "SAMPLES",
-    "SPACES",
     "SUBSPACES",
     "SearchJob",
     "find_job",
@@ -69,45 +69,28 @@ __all__ = [
 PREDICTOR_SEARCHES = ("renas_ga", "predictor_nas")
 
 
-def _nb101_space(task: str | None) -> SearchSpace:
-    from nasrank.spaces.nb101 import NB101Space
-
-    return NB101Space()
-
-
-def _nb201_space(task: str | None) -> SearchSpace:
-    from nasrank.spaces.nb201 import NB201Space
-
-    return NB201Space()
-
-
-def _tnb101_space(task: str | None) -> SearchSpace:
-    from nasrank.spaces.tnb101 import TNB101MicroSpace
-
-    return TNB101MicroSpace()
-
-
 def _nbgraph_space(task: str | None) -> SearchSpace:
     from nasrank.spaces.nbgraph import NBGraphSpace
 
     return NBGraphSpace.for_dataset(task or "")
 
 
-def _nbmacro_space(task: str | None) -> SearchSpace:
-    from nasrank.spaces.nbmacro import NBMacroSpace
-
-    return NBMacroSpace()
-
-
-#: benchmark -> the search space of its tables (``task`` picks NAS-Bench-Graph's variant)
-SPACES: dict[str, Callable[[str | None], SearchSpace]] = {
-    "nb101": _nb101_space,
-    "nb101_full": _nb101_space,
-    "nb201": _nb201_space,
-    "tnb101_micro": _tnb101_space,
-    "nbgraph": _nbgraph_space,
-    "nbmacro": _nbmacro_space,
+#: benchmarks whose tables' space is not ``nasrank.spaces.get_space(bench)``
+SPACE_OF_TABLE: dict[str, Callable[[str | None], SearchSpace]] = {
+    "nbgraph": _nbgraph_space,                     # proteins has its own op list
+    "nb101_full": lambda task: get_space("nb101"),  # the official file labels it all
 }
+
+
+def space_of(bench: str, task: str | None) -> SearchSpace:
+    """The search space of a benchmark's table.
+
+    Raises:
+        UnknownNameError: no search space is registered for ``bench``.
+    """
+    if bench in SPACE_OF_TABLE:
+        return SPACE_OF_TABLE[bench](task)
+    return get_space(bench)
 
 
 def _nb101_rows(params: dict[str, Any], ids: np.ndarray) -> pa.Table:
@@ -227,8 +210,7 @@ def load_pool(params: dict[str, Any], table: str, target: str | None = None,
 
     bench, _, task_part = table.partition("-")
     task = task_part or None
-    if bench not in SPACES:
-        raise UnknownNameError("search space", bench, list(SPACES))
+    space = space_of(bench, task)
     if subspace not in SUBSPACES:
         raise UnknownNameError("subspace", subspace, list(SUBSPACES))
     benches, sub_text, mask_fn = SUBSPACES[subspace]
@@ -242,7 +224,6 @@ def load_pool(params: dict[str, Any], table: str, target: str | None = None,
     if len(ids) == 0:
         raise ConfigError(f"{path}: no architecture is labelled with {target!r}; a search "
                           "needs labelled candidates")
-    space = SPACES[bench](task)
     n_rows = pq.read_metadata(path).num_rows
     keep = np.ones(len(ids), dtype=bool) if mask_fn is None else mask_fn(params, bench, ids)
     if not keep.any():
@@ -252,7 +233,9 @@ def load_pool(params: dict[str, Any], table: str, target: str | None = None,
     space_size = space.size()
     words = (f"the {len(pool):,} architectures of {table} labelled with {target}"
              + ("" if subspace == "all" else f" in subspace {subspace} ({sub_text})")
-             + (f"; {space_size:,} in the search space" if space_size != n_rows else ""))
+             + (f"; {space_size:,} in the search space" if space_size != n_rows else "")
+             + ("; the labels are surrogate predictions, not trained accuracies"
+                if read_metadata(path).get("surrogate_labels") else ""))
     return LabelledPool(pool, space, target, len(ids), space_size, acc, words)
 
 

@@ -21,6 +21,7 @@ SPACES: dict[str, str] = {
     "tnb101_micro": "nasrank.spaces.tnb101:TNB101MicroSpace",
     "nbgraph": "nasrank.spaces.nbgraph:NBGraphSpace",
     "nbmacro": "nasrank.spaces.nbmacro:NBMacroSpace",
+    "darts": "nasrank.spaces.darts:DartsSpace",
 }
 
 
