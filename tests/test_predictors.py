@@ -26,7 +26,11 @@ TORCH_PAIRS = [
     for b, n in ENCODINGS
     if compatible(p, get_encoding(b, n).shape, get_encoding(b, n).layout)
 ]
-FAST_TREE = {"rf": {"n_estimators": 20}, "xgb": {"n_estimators": 30}}
+FAST_TREE = {"rf": {"n_estimators": 20}, "xgb": {"n_estimators": 30}, "gp": {},
+             "lightgbm": {"n_estimators": 60}}
+TINY_TREE = {"rf": {"n_estimators": 5}, "xgb": {"n_estimators": 5}, "gp": {},
+             "lightgbm": {"n_estimators": 5}}
+TREE_PACKAGE = {"rf": "sklearn", "xgb": "xgboost", "gp": "sklearn", "lightgbm": "lightgbm"}
 
 
 def random_gcn_input(
@@ -56,7 +60,7 @@ def make_input(name: str, enc, batch: int = 5, seed: int = 0) -> torch.Tensor:
 
 
 def test_registry_kinds():
-    assert set(PREDICTORS) == {"lenet", "mlp", "gcn", "rf", "xgb"}
+    assert set(PREDICTORS) == {"lenet", "mlp", "gcn", "rf", "xgb", "gp", "lightgbm"}
     for name, spec in PREDICTORS.items():
         assert spec.uses_loss == (spec.kind == "torch"), name
 
@@ -67,7 +71,7 @@ def test_compatibility(bench, enc_name):
     assert compatible("lenet", enc.shape, enc.layout) == (enc_name in {"renas_tensor",
                                                                         "type_matrix"})
     assert compatible("gcn", enc.shape, enc.layout) == (enc_name == "gcn")
-    for name in ("mlp", "rf", "xgb"):
+    for name in ("mlp", *TREES):
         assert compatible(name, enc.shape, enc.layout)
 
 
@@ -234,7 +238,7 @@ def _synthetic(seed: int = 0):
 
 @pytest.mark.parametrize("name", TREES)
 def test_tree_fit_and_determinism(name):
-    pytest.importorskip({"rf": "sklearn", "xgb": "xgboost"}[name])
+    pytest.importorskip(TREE_PACKAGE[name])
     xtr, ytr, xte, yte = _synthetic()
     model = get_predictor(name, (2, 5), seed=0, **FAST_TREE[name])
     assert model.kind == "tree" and model.uses_loss is False
@@ -259,19 +263,20 @@ def test_rf_seed_matters():
 @pytest.mark.parametrize(("bench", "enc_name"), [("nb101", "renas_tensor"), ("nb201", "gcn")])
 @pytest.mark.parametrize("name", TREES)
 def test_tree_on_encoding_shapes(name, bench, enc_name):
-    pytest.importorskip({"rf": "sklearn", "xgb": "xgboost"}[name])
+    pytest.importorskip(TREE_PACKAGE[name])
     enc = get_encoding(bench, enc_name)
     rng = np.random.default_rng(0)
     x = rng.random((30, *enc.shape), dtype=np.float32)
     y = rng.random(30)
-    model = get_predictor(name, enc.shape, enc.layout, n_estimators=5)
+    model = get_predictor(name, enc.shape, enc.layout, **TINY_TREE[name])
     assert model.fit(x, y).predict(x[:7]).shape == (7,)
     with pytest.raises(ValueError, match="expected inputs"):
         model.predict(x[:, :1])
 
 
 def test_errors():
-    with pytest.raises(UnknownNameError, match="available: gcn, lenet, mlp, rf, xgb"):
+    with pytest.raises(UnknownNameError,
+                       match="available: gcn, gp, lenet, lightgbm, mlp, rf, xgb"):
         get_predictor("resnet", (36,))
     with pytest.raises(ConfigError, match=r"unknown option 'hiden' for predictor 'mlp'"):
         get_predictor("mlp", (36,), hiden=[3])

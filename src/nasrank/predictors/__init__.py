@@ -24,14 +24,17 @@ Two kinds (``spec.kind`` and the instance's ``kind``):
   trainer fits them with a loss from :mod:`nasrank.losses`. Initialisation follows the
   global torch RNG (deterministic under ``torch.manual_seed``), or ``seed`` when given
   (the global RNG is then left untouched).
-* ``tree`` (``rf``, ``xgb``): ``fit(X, y)`` / ``predict(X)`` on the regression target;
-  ``uses_loss = False``; tensor encodings are flattened; ``seed`` seeds them and
-  ``n_jobs`` (default 1) keeps them single-threaded and reproducible.
+* ``tree`` (``rf``, ``xgb``, ``gp``, ``lightgbm``): ``fit(X, y)`` /
+  ``predict(X)`` on the regression target; ``uses_loss = False``; tensor encodings are
+  flattened; ``seed`` seeds them and ``n_jobs`` (default 1, where the model has threads)
+  keeps them single-threaded and reproducible. ``gp`` and ``lightgbm`` (White et al.
+  2021's model-based predictors; defaults documented in
+  :mod:`nasrank.predictors.regressors`) need scikit-learn and ``lightgbm``.
 
 Which encodings fit (:func:`check_input`): ``lenet`` needs a 3-D ``(C, H, W)`` tensor
 (``renas_tensor``, ``type_matrix``); ``gcn`` needs a packed ``(V, V + T + 1)`` encoding
-with a layout naming ``adjacency``, ``ops`` and ``mask`` (``gcn``); ``mlp``, ``rf`` and
-``xgb`` take any encoding.
+with a layout naming ``adjacency``, ``ops`` and ``mask`` (``gcn``); ``mlp`` and every
+``tree`` predictor take any encoding.
 """
 
 from __future__ import annotations
@@ -194,6 +197,66 @@ def _tree_builder(cls_name: str, pred: str) -> Callable[..., Any]:
     return build
 
 
+def _fraction(pred: str, key: str, value: Any, allow_one: bool = True) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not (0 < value < 1 or (allow_one and value == 1)):
+        raise ConfigError(f"predictor {pred!r}: option {key!r} must be in (0, 1], got {value!r}")
+    return float(value)
+
+
+def _positive_number(pred: str, key: str, value: Any) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"predictor {pred!r}: option {key!r} must be a positive number, "
+                          f"got {value!r}")
+    return float(value)
+
+
+def _check_seed(pred: str, seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"predictor {pred!r}: option 'seed' must be an integer, got {seed!r}")
+    return seed
+
+
+def _build_gp(shape, layout, *, seed=0, kernel="rbf", nu=2.5, length_scale=1.0,
+              noise_level=0.1, normalize_y=True, n_restarts_optimizer=0, alpha=1e-8):
+    from nasrank.predictors.regressors import GPPredictor
+
+    _check_seed("gp", seed)
+    if kernel not in ("matern", "rbf"):
+        raise ConfigError(f"predictor 'gp': option 'kernel' must be 'matern' or 'rbf', "
+                          f"got {kernel!r}")
+    if nu not in (0.5, 1.5, 2.5):
+        raise ConfigError(f"predictor 'gp': option 'nu' must be 0.5, 1.5 or 2.5, got {nu!r}")
+    for key, value in (("length_scale", length_scale), ("noise_level", noise_level),
+                       ("alpha", alpha)):
+        _positive_number("gp", key, value)
+    if isinstance(n_restarts_optimizer, bool) or not isinstance(n_restarts_optimizer, int) \
+            or n_restarts_optimizer < 0:
+        raise ConfigError(f"predictor 'gp': option 'n_restarts_optimizer' must be an integer "
+                          f">= 0, got {n_restarts_optimizer!r}")
+    return GPPredictor(shape, seed=seed, kernel=kernel, nu=float(nu),
+                       length_scale=float(length_scale), noise_level=float(noise_level),
+                       normalize_y=bool(normalize_y),
+                       n_restarts_optimizer=n_restarts_optimizer, alpha=float(alpha))
+
+
+def _build_lightgbm(shape, layout, *, seed=0, **options):
+    from nasrank.predictors.regressors import LightGBMPredictor
+
+    _check_seed("lightgbm", seed)
+    for key in ("n_estimators", "num_leaves", "min_child_samples", "n_jobs"):
+        _positive_int("lightgbm", key, options[key])
+    _positive_number("lightgbm", "learning_rate", options["learning_rate"])
+    for key in ("colsample_bytree", "subsample"):
+        _fraction("lightgbm", key, options[key])
+    if isinstance(options["subsample_freq"], bool) or not isinstance(
+            options["subsample_freq"], int) or options["subsample_freq"] < 0:
+        raise ConfigError(f"predictor 'lightgbm': option 'subsample_freq' must be an integer "
+                          f">= 0, got {options['subsample_freq']!r}")
+    return LightGBMPredictor(shape, seed=seed, **options)
+
+
 _ANY = "any encoding (tensors are flattened)"
 
 PREDICTORS: dict[str, PredictorSpec] = {
@@ -253,6 +316,30 @@ PREDICTORS: dict[str, PredictorSpec] = {
                       "tree_method": "hist", "n_jobs": 1},
             fits=_ANY,
             build=_tree_builder("XGBPredictor", "xgb"),
+        ),
+        PredictorSpec(
+            name="gp",
+            kind="tree",
+            uses_loss=False,
+            description="Gaussian process: scikit-learn GaussianProcessRegressor, "
+            "Constant * RBF (or Matern) + White kernel, normalize_y, posterior mean",
+            defaults={"seed": 0, "kernel": "rbf", "nu": 2.5, "length_scale": 1.0,
+                      "noise_level": 0.1, "normalize_y": True, "n_restarts_optimizer": 0,
+                      "alpha": 1e-8},
+            fits=_ANY,
+            build=_build_gp,
+        ),
+        PredictorSpec(
+            name="lightgbm",
+            kind="tree",
+            uses_loss=False,
+            description="gradient-boosted trees: LightGBM LGBMRegressor (NASLib LGBoost "
+            "defaults)",
+            defaults={"seed": 0, "n_estimators": 100, "learning_rate": 0.05, "num_leaves": 31,
+                      "min_child_samples": 5, "colsample_bytree": 0.9, "subsample": 0.8,
+                      "subsample_freq": 5, "n_jobs": 1},
+            fits=_ANY,
+            build=_build_lightgbm,
         ),
     )
 }

@@ -1,0 +1,500 @@
+"""The family predictors: one fit/query interface over White et al.'s four families.
+
+Every predictor is a :class:`FamilyPredictor`:
+
+* :meth:`~FamilyPredictor.prepare` ``(table, target, context)`` checks that the table
+  has what the predictor needs and returns its :class:`Needs` (the table columns every
+  architecture must have, and the encoding, if any); a missing proxy or fidelity is a
+  :class:`~nasrank.errors.DataFormatError` naming the predictor and the table
+  (benchmark).
+* :meth:`~FamilyPredictor.fit` ``(batch, y, seed)`` trains it (a no-op for predictors
+  with ``trains = False``: zero-cost proxies and learning-curve methods).
+* :meth:`~FamilyPredictor.query` ``(batch)`` returns one prediction per architecture
+  (higher = better).
+* :meth:`~FamilyPredictor.data_time` ``(batch)``: the mean *recorded* per-architecture
+  cost of the inputs a query reads (a proxy's compute time, the training to a lower
+  fidelity), NaN where the table does not record it, 0 when the query reads nothing
+  costly (model-based predictors). The protocol adds the measured wall time of
+  :meth:`query` to it.
+
+``predicts_target`` says whether the predictions are on the target's scale (so MAE,
+RMSE and the sparse Kendall tau mean something): not for zero-cost scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from nasrank.benchmarks.zero_cost import require_zero_cost
+from nasrank.errors import ConfigError, DataFormatError
+from nasrank.families.curves import check_curves, extrapolate
+from nasrank.families.data import ArchBatch, TableData
+
+ZERO_COST = "zero_cost"
+LEARNING_CURVE = "learning_curve"
+MODEL_BASED = "model_based"
+COMBINED = "combined"
+FAMILY_NAMES = (ZERO_COST, LEARNING_CURVE, MODEL_BASED, COMBINED)
+
+#: Trainer settings a model-based predictor may override (``None``: params.yaml's
+#: ``train`` section, or :class:`nasrank.train.RunConfig`'s defaults without params).
+TRAINER_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "device", "select")
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a prepared predictor reads from a table.
+
+    Attributes:
+        columns: table columns every architecture of the pool must have (besides the
+            target).
+        encoding: the encoding whose features it reads, or ``None``.
+        details: resolved choices for the report (fidelity, proxies, ...).
+    """
+
+    columns: tuple[str, ...] = ()
+    encoding: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """Where a predictor runs: its table's identity and the trainer settings."""
+
+    bench: str
+    task: str | None
+    table: str
+    target: str
+    params: Mapping[str, Any] | None = None
+    test_size: int = 200
+
+
+class FamilyPredictor:
+    """Base class; see the module docstring."""
+
+    name = ""
+    family = ""
+    trains = False
+    predicts_target = True
+
+    def __init__(self, name: str, **options: Any) -> None:
+        self.name = name
+        self.options = dict(options)
+
+    def prepare(self, table: TableData, target: str, context: Context) -> Needs:
+        raise NotImplementedError
+
+    def fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> None:
+        """Train on ``batch`` with labels ``y`` (no-op unless ``trains``)."""
+
+    def query(self, batch: ArchBatch) -> np.ndarray:
+        raise NotImplementedError
+
+    def data_time(self, batch: ArchBatch) -> float:
+        return 0.0
+
+    def _where(self, table: TableData) -> str:
+        return f"predictor {self.name!r} ({self.family}) on table {table.name} " \
+               f"(benchmark {table.bench})"
+
+
+def _mean_or_nan(values: np.ndarray) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(values)
+    return float(values[ok].mean()) if ok.any() else math.nan
+
+
+# ----------------------------------------------------------------------- zero-cost
+
+
+class ZeroCostPredictor(FamilyPredictor):
+    """A zero-cost proxy: the ``zc_<proxy>`` score is the prediction; nothing is fitted.
+
+    Query cost: the mean recorded compute time of the proxy (``zc_<proxy>_time_s``) over
+    the queried architectures, NaN where the table records none (NB101).
+    """
+
+    family = ZERO_COST
+    predicts_target = False
+
+    def __init__(self, name: str, proxy: str) -> None:
+        super().__init__(name, proxy=proxy)
+        self.proxy = proxy
+        self.score_col = ""
+        self.time_col: str | None = None
+
+    def prepare(self, table: TableData, target: str, context: Context) -> Needs:
+        try:
+            (self.score_col,) = require_zero_cost(table.path, [self.proxy], table=table.name)
+        except DataFormatError as exc:
+            raise DataFormatError(f"{self._where(table)}: {exc}") from None
+        tcol = (table.meta.get("zero_cost") or {}).get("time_columns", {}).get(self.proxy)
+        self.time_col = tcol if tcol and table.has(tcol) else None
+        return Needs((self.score_col,), None, {"proxy": self.proxy,
+                                               "time_column": self.time_col})
+
+    def query(self, batch: ArchBatch) -> np.ndarray:
+        return batch.column(self.score_col)
+
+    def data_time(self, batch: ArchBatch) -> float:
+        return math.nan if self.time_col is None else _mean_or_nan(batch.column(self.time_col))
+
+
+# ----------------------------------------------------------------------- learning curves
+
+
+def default_fidelity(fidelities: Mapping[int, str], final: int | None) -> int:
+    """The largest fidelity at most a quarter of the final budget (NB101 12 of 108, NB201
+    12 of 200), else the smallest."""
+    epochs = sorted(fidelities)
+    if final is not None:
+        low = [e for e in epochs if e <= final / 4]
+        if low:
+            return low[-1]
+    return epochs[0]
+
+
+def _resolve_fidelity(pred: FamilyPredictor, table: TableData, target: str,
+                      fidelity: Any) -> tuple[int, str]:
+    fids = table.fidelities(target)
+    final = table.final_epochs(target)
+    if fidelity is None:
+        if not fids:
+            raise DataFormatError(
+                f"{pred._where(table)}: needs a lower-fidelity validation accuracy (a "
+                f"val_acc_<epochs> column below the target {target!r}), and the table has "
+                "none")
+        e = default_fidelity(fids, final)
+        return e, fids[e]
+    if isinstance(fidelity, bool) or not isinstance(fidelity, int) or fidelity < 1:
+        raise ConfigError(f"predictor {pred.name!r}: option 'fidelity' must be a positive "
+                          f"number of epochs or null, got {fidelity!r}")
+    col = f"val_acc_{fidelity}"
+    if not table.has(col):
+        have = ", ".join(map(str, fids)) or "none"
+        raise DataFormatError(f"{pred._where(table)}: the table has no fidelity {col!r} "
+                              f"(its lower fidelities, in epochs: {have})")
+    if fidelity not in fids:
+        raise ConfigError(f"predictor {pred.name!r}: fidelity {fidelity} is not below the "
+                          f"target {target!r} ({final} epochs)")
+    return fidelity, col
+
+
+class EarlyStopPredictor(FamilyPredictor):
+    """Early stopping (validation accuracy): the accuracy at a lower fidelity predicts the
+    final one. Option ``fidelity`` (epochs; default :func:`default_fidelity`).
+
+    Query cost: training to that fidelity, ``train_time_<E> * fidelity / E`` where the
+    table records a training time (NB101, an approximation), else NaN.
+    """
+
+    family = LEARNING_CURVE
+
+    def __init__(self, name: str, fidelity: int | None = None) -> None:
+        super().__init__(name, fidelity=fidelity)
+        self.epochs = 0
+        self.col = ""
+        self.table: TableData | None = None
+
+    def prepare(self, table: TableData, target: str, context: Context) -> Needs:
+        self.epochs, self.col = _resolve_fidelity(self, table, target, self.options["fidelity"])
+        self.table = table
+        return Needs((self.col,), None, {"fidelity": self.epochs, "column": self.col})
+
+    def query(self, batch: ArchBatch) -> np.ndarray:
+        return batch.column(self.col)
+
+    def data_time(self, batch: ArchBatch) -> float:
+        assert self.table is not None
+        return _mean_or_nan(self.table.training_time(batch.frame, self.epochs))
+
+
+class LCEPredictor(FamilyPredictor):
+    """Learning-curve extrapolation: parametric curves fitted to each architecture's
+    partial curve (accuracy at the lower fidelities), extrapolated to the final epoch
+    (see :mod:`nasrank.families.curves`). Needs at least 3 fidelities (NB101: 4, 12, 36
+    -> 108); NB201 (one lower fidelity), DARTS and TransNAS tables cannot run it.
+
+    Options: ``fidelities`` (epochs; default all below the target), ``curves``,
+    ``combine`` (``mean`` | ``median``). Query cost: training to the last fidelity (as
+    for early stopping) plus the measured curve fitting.
+    """
+
+    family = LEARNING_CURVE
+
+    def __init__(self, name: str, fidelities: Sequence[int] | None = None,
+                 curves: Sequence[str] = ("pow3", "log_power", "exp3", "ilog2"),
+                 combine: str = "mean") -> None:
+        super().__init__(name, fidelities=fidelities, curves=list(curves), combine=combine)
+        self.curves = check_curves(list(curves))
+        if combine not in ("mean", "median"):
+            raise ConfigError(f"predictor {name!r}: option 'combine' must be 'mean' or "
+                              f"'median', got {combine!r}")
+        self.combine = combine
+        self.epochs: list[int] = []
+        self.cols: list[str] = []
+        self.final = 0
+        self.table: TableData | None = None
+
+    def prepare(self, table: TableData, target: str, context: Context) -> Needs:
+        fids = table.fidelities(target)
+        wanted = self.options["fidelities"]
+        if wanted is None:
+            chosen = dict(fids)
+        else:
+            chosen = {}
+            for e in wanted:
+                chosen[_resolve_fidelity(self, table, target, e)[0]] = f"val_acc_{e}"
+        if len(chosen) < 3:
+            have = ", ".join(f"val_acc_{e}" for e in chosen) or "none"
+            raise DataFormatError(
+                f"{self._where(table)}: learning-curve extrapolation needs at least 3 "
+                f"lower-fidelity validation accuracies below the target {target!r}; it "
+                f"has {len(chosen)} ({have})")
+        final = table.final_epochs(target)
+        if final is None:
+            raise DataFormatError(f"{self._where(table)}: cannot tell the final epoch of "
+                                  f"target {target!r}")
+        self.epochs = sorted(chosen)
+        self.cols = [chosen[e] for e in self.epochs]
+        self.final = final
+        self.table = table
+        return Needs(tuple(self.cols), None, {"fidelities": self.epochs, "final_epochs": final,
+                                              "curves": self.curves, "combine": self.combine})
+
+    def query(self, batch: ArchBatch) -> np.ndarray:
+        ys = np.stack([batch.column(c) for c in self.cols], axis=1)
+        scale = 100.0 if np.nanmax(ys) > 1.5 else 1.0  # percent or fraction
+        x = np.asarray(self.epochs, dtype=np.float64)
+        out = np.empty(len(ys))
+        for i, row in enumerate(ys / scale):
+            out[i] = extrapolate(x, row, self.final, self.curves, self.combine) * scale
+        return out
+
+    def data_time(self, batch: ArchBatch) -> float:
+        assert self.table is not None
+        return _mean_or_nan(self.table.training_time(batch.frame, self.epochs[-1]))
+
+
+# ----------------------------------------------------------------------- model-based
+
+
+def default_encoding(predictor: str) -> str:
+    """``gcn`` for the GCN, ``renas_tensor`` for the LeNet, else ``adjacency_onehot``."""
+    return {"gcn": "gcn", "lenet": "renas_tensor"}.get(predictor, "adjacency_onehot")
+
+
+class _Trainer:
+    """Fits one registered predictor through :func:`nasrank.train.fit_predictor`."""
+
+    def __init__(self, predictor: str, loss: str | None, trainer: Mapping[str, Any],
+                 options: Mapping[str, Any]) -> None:
+        from nasrank.predictors import PREDICTORS, predictor_spec
+
+        spec = predictor_spec(predictor)
+        self.predictor = predictor
+        self.loss = loss or ("mse" if spec.uses_loss else "regression")
+        self.trainer = {k: v for k, v in trainer.items() if v is not None}
+        unknown = sorted(set(options) - (set(PREDICTORS[predictor].defaults) - {"seed"}))
+        if unknown:
+            raise ConfigError(f"unknown option{'s' if len(unknown) > 1 else ''} "
+                              f"{', '.join(map(repr, unknown))} for predictor {predictor!r}; "
+                              f"its options: {', '.join(sorted(set(spec.defaults) - {'seed'}))}")
+        self.options = dict(options)
+        self.fitted: Any = None
+
+    def config(self, context: Context, encoding: str, n: int, seed: int) -> Any:
+        from nasrank.train import RunConfig, check_loss, config_from_params
+
+        cell = dict(bench=context.bench, task=context.task, encoding=encoding,
+                    predictor=self.predictor, loss=self.loss, train_size=n, seed=seed)
+        params = context.params
+        if params is not None and "train" in params:
+            cfg = config_from_params(dict(params), **cell)
+        else:
+            cfg = RunConfig(**cell)
+        cfg = replace(cfg, target=context.target, protocol="naslib",
+                      naslib_test_size=context.test_size, **self.trainer,
+                      predictor_options={**cfg.predictor_options, **self.options})
+        check_loss(cfg)
+        return cfg
+
+    def fit(self, context: Context, encoding: str, x: np.ndarray, y: np.ndarray,
+            layout: dict, seed: int) -> None:
+        from nasrank.train import fit_predictor
+
+        cfg = self.config(context, encoding, len(y), seed)
+        self.fitted = fit_predictor(cfg, x, np.asarray(y, dtype=np.float64), layout)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if self.fitted is None:
+            raise RuntimeError("query() before fit()")
+        return self.fitted.predict(x)
+
+
+def _split_options(options: Mapping[str, Any]) -> tuple[dict, dict]:
+    trainer = {k: options[k] for k in TRAINER_KEYS if k in options}
+    rest = {k: v for k, v in options.items() if k not in TRAINER_KEYS}
+    return trainer, rest
+
+
+class ModelBasedPredictor(FamilyPredictor):
+    """A registered predictor of :mod:`nasrank.predictors` on an encoding, trained on the
+    labelled training architectures with :func:`nasrank.train.fit_predictor` (inputs
+    standardised and the target min-max scaled on the training split).
+
+    Options: ``encoding`` (default :func:`default_encoding`), ``loss`` (torch predictors;
+    default ``mse``; trees fit the target, ``regression``), the trainer settings
+    :data:`TRAINER_KEYS`, and the predictor's own options (over params.yaml's
+    ``predictors.<name>``). The seed is the trial's.
+    """
+
+    family = MODEL_BASED
+    trains = True
+
+    def __init__(self, name: str, encoding: str | None = None, loss: str | None = None,
+                 **options: Any) -> None:
+        super().__init__(name, encoding=encoding, loss=loss, **options)
+        trainer, rest = _split_options(options)
+        self.encoding = encoding or default_encoding(name)
+        self.trainer = _Trainer(name, loss, trainer, rest)
+        self.context: Context | None = None
+
+    def prepare(self, table: TableData, target: str, context: Context) -> Needs:
+        from nasrank.encodings import get_encoding
+        from nasrank.predictors import check_input
+
+        enc = get_encoding(table.bench, self.encoding)
+        check_input(self.name, enc.shape, enc.layout)
+        self.context = context
+        return Needs((), self.encoding, {"encoding": self.encoding, "loss": self.trainer.loss})
+
+    def fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> None:
+        assert self.context is not None and batch.x is not None
+        self.trainer.fit(self.context, self.encoding, batch.x, y, batch.layout, seed)
+
+    def query(self, batch: ArchBatch) -> np.ndarray:
+        assert batch.x is not None
+        return self.trainer.predict(batch.x)
+
+
+# ----------------------------------------------------------------------- combined
+
+
+class OmniPredictor(FamilyPredictor):
+    """OMNI (White et al. 2021): a boosted-tree model on the concatenation of the
+    encoding (adjacency one-hot), zero-cost scores and a learning-curve feature.
+
+    White et al. used NGBoost on one-hot + jacov + SoTL-E (sum of training losses). We use
+    LightGBM (NGBoost's release pins an older scikit-learn), and our tables hold no
+    training losses, so the learning-curve feature is the *validation
+    accuracy at a lower fidelity* (early stopping's signal; ``fidelity`` as for
+    ``early_stop``, or ``low_fidelity: false`` to leave it out).
+
+    Options: ``model`` (a registered predictor; default ``lightgbm``), ``encoding``
+    (``adjacency_onehot``), ``proxies`` (``[jacov]``), ``fidelity``, ``low_fidelity``,
+    ``model_options`` (the model's own options), ``loss`` and trainer settings for a
+    torch model.
+
+    Query cost: the proxies' recorded compute time plus the training to the fidelity
+    (NaN where either is not recorded), plus the measured model inference.
+    """
+
+    family = COMBINED
+    trains = True
+
+    def __init__(self, name: str, model: str = "lightgbm", encoding: str = "adjacency_onehot",
+                 proxies: Sequence[str] = ("jacov",), fidelity: int | None = None,
+                 low_fidelity: bool = True, model_options: Mapping[str, Any] | None = None,
+                 loss: str | None = None, **trainer: Any) -> None:
+        if isinstance(proxies, str):
+            proxies = [proxies]
+        super().__init__(name, model=model, encoding=encoding, proxies=list(proxies),
+                         fidelity=fidelity, low_fidelity=bool(low_fidelity),
+                         model_options=dict(model_options or {}), loss=loss, **trainer)
+        unknown = sorted(set(trainer) - set(TRAINER_KEYS))
+        if unknown:
+            raise ConfigError(f"unknown options {unknown} for predictor {name!r}")
+        self.model = model
+        self.encoding = encoding
+        self.proxies = list(proxies)
+        self.trainer = _Trainer(model, loss, trainer, dict(model_options or {}))
+        self.zc_cols: list[str] = []
+        self.time_cols: list[str | None] = []
+        self.fid: tuple[int, str] | None = None
+        self.context: Context | None = None
+        self.table: TableData | None = None
+
+    def prepare(self, table: TableData, target: str, context: Context) -> Needs:
+        from nasrank.encodings import get_encoding
+
+        get_encoding(table.bench, self.encoding)
+        try:
+            self.zc_cols = require_zero_cost(table.path, self.proxies, table=table.name)
+        except DataFormatError as exc:
+            raise DataFormatError(f"{self._where(table)}: {exc}") from None
+        tmap = (table.meta.get("zero_cost") or {}).get("time_columns", {})
+        self.time_cols = [tmap.get(p) if table.has(tmap.get(p, "")) else None
+                          for p in self.proxies]
+        self.fid = (_resolve_fidelity(self, table, target, self.options["fidelity"])
+                    if self.options["low_fidelity"] else None)
+        if not self.zc_cols and self.fid is None:
+            raise ConfigError(f"predictor {self.name!r}: no proxies and no low fidelity: "
+                              f"that is the model-based predictor {self.model!r}")
+        self.context = context
+        self.table = table
+        cols = tuple(self.zc_cols) + ((self.fid[1],) if self.fid else ())
+        return Needs(cols, self.encoding,
+                     {"model": self.model, "encoding": self.encoding, "proxies": self.proxies,
+                      "fidelity": self.fid[0] if self.fid else None,
+                      "learning_curve_feature": "validation accuracy at the fidelity "
+                      "(White et al.: SoTL-E; the tables hold no training losses)"})
+
+    def _matrix(self, batch: ArchBatch) -> np.ndarray:
+        assert batch.x is not None
+        parts = [batch.x.reshape(len(batch), -1).astype(np.float32)]
+        extra = list(self.zc_cols) + ([self.fid[1]] if self.fid else [])
+        if extra:
+            parts.append(np.stack([batch.column(c) for c in extra], axis=1).astype(np.float32))
+        return np.concatenate(parts, axis=1)
+
+    def fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> None:
+        assert self.context is not None
+        self.trainer.fit(self.context, "omni", self._matrix(batch), y, {}, seed)
+
+    def query(self, batch: ArchBatch) -> np.ndarray:
+        return self.trainer.predict(self._matrix(batch))
+
+    def data_time(self, batch: ArchBatch) -> float:
+        assert self.table is not None
+        total = 0.0
+        for tcol in self.time_cols:
+            total += math.nan if tcol is None else _mean_or_nan(batch.column(tcol))
+        if self.fid is not None:
+            total += _mean_or_nan(self.table.training_time(batch.frame, self.fid[0]))
+        return total
+
+
+__all__ = [
+    "COMBINED",
+    "FAMILY_NAMES",
+    "LEARNING_CURVE",
+    "MODEL_BASED",
+    "TRAINER_KEYS",
+    "ZERO_COST",
+    "Context",
+    "EarlyStopPredictor",
+    "FamilyPredictor",
+    "LCEPredictor",
+    "ModelBasedPredictor",
+    "Needs",
+    "OmniPredictor",
+    "ZeroCostPredictor",
+    "default_encoding",
+    "default_fidelity",
+]

@@ -1,0 +1,165 @@
+"""The registry of family predictors: name -> :class:`FamilySpec`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nasrank.benchmarks.zero_cost import PROXY_DOCS
+from nasrank.errors import ConfigError, UnknownNameError
+from nasrank.families.predictors import (
+    COMBINED,
+    FAMILY_NAMES,
+    LEARNING_CURVE,
+    MODEL_BASED,
+    TRAINER_KEYS,
+    ZERO_COST,
+    EarlyStopPredictor,
+    FamilyPredictor,
+    LCEPredictor,
+    ModelBasedPredictor,
+    OmniPredictor,
+    ZeroCostPredictor,
+    default_encoding,
+)
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """One family predictor.
+
+    Attributes:
+        name: registry name (``jacov``, ``early_stop``, ``xgb``, ``omni``, ...).
+        family: ``zero_cost`` | ``learning_curve`` | ``model_based`` | ``combined``.
+        description: one line for reports.
+        needs: what data it needs, in words.
+        defaults: its options and their defaults.
+        trains: whether it is fitted on labelled training architectures (only those
+            depend on the train size).
+        build: ``(**options) -> FamilyPredictor``.
+        passed_options: further options it accepts without a default here: a
+            model-based predictor's own options (defaults: params.yaml's
+            ``predictors.<name>``, then ``nasrank.predictors.PREDICTORS[name].defaults``).
+    """
+
+    name: str
+    family: str
+    description: str
+    needs: str
+    defaults: dict[str, Any]
+    trains: bool
+    build: Callable[..., FamilyPredictor]
+    passed_options: tuple[str, ...] = ()
+
+
+def _zero_cost(proxy: str) -> FamilySpec:
+    return FamilySpec(
+        name=proxy, family=ZERO_COST,
+        description=f"zero-cost proxy {proxy}: {PROXY_DOCS[proxy]}",
+        needs=f"the table's zc_{proxy} column (zc_{proxy}_time_s for the query time)",
+        defaults={}, trains=False,
+        build=lambda **o: ZeroCostPredictor(proxy, proxy=proxy, **o),
+    )
+
+
+def _model_based(name: str) -> FamilySpec:
+    from nasrank.predictors import PREDICTORS
+
+    spec = PREDICTORS[name]
+    own = tuple(sorted(k for k in spec.defaults if k != "seed"))
+    return FamilySpec(
+        name=name, family=MODEL_BASED,
+        description=f"{spec.description} on an encoding (default {default_encoding(name)})",
+        needs=f"the target and an encoding's features ({spec.fits})",
+        defaults={"encoding": default_encoding(name),
+                  "loss": "mse" if spec.uses_loss else "regression",
+                  **dict.fromkeys(TRAINER_KEYS)},
+        trains=True,
+        build=lambda **o: ModelBasedPredictor(name, **o),
+        passed_options=own,
+    )
+
+
+def _registry() -> dict[str, FamilySpec]:
+    from nasrank.predictors import PREDICTORS
+
+    specs = [_zero_cost(p) for p in PROXY_DOCS]
+    specs += [
+        FamilySpec(
+            name="early_stop", family=LEARNING_CURVE,
+            description="early stopping (validation accuracy): the accuracy at a lower "
+            "fidelity predicts the final one",
+            needs="a val_acc_<epochs> column below the target (NB101 4/12/36, NB201 12)",
+            defaults={"fidelity": None}, trains=False,
+            build=lambda **o: EarlyStopPredictor("early_stop", **o),
+        ),
+        FamilySpec(
+            name="lce", family=LEARNING_CURVE,
+            description="learning-curve extrapolation: parametric curves (pow3, log power, "
+            "exp3, ilog2) fitted per architecture, extrapolated to the final epoch",
+            needs="at least 3 val_acc_<epochs> columns below the target (NB101 only)",
+            defaults={"fidelities": None, "curves": ["pow3", "log_power", "exp3", "ilog2"],
+                      "combine": "mean"},
+            trains=False,
+            build=lambda **o: LCEPredictor("lce", **o),
+        ),
+    ]
+    specs += [_model_based(n) for n in PREDICTORS]
+    specs.append(FamilySpec(
+        name="omni", family=COMBINED,
+        description="OMNI: LightGBM on [adjacency one-hot, jacov, low-fidelity validation "
+        "accuracy] (White et al.: NGBoost on one-hot + jacov + SoTL-E)",
+        needs="the encoding's features, the zero-cost proxies' columns and a val_acc_<epochs> "
+        "column below the target",
+        defaults={"model": "lightgbm", "encoding": "adjacency_onehot", "proxies": ["jacov"],
+                  "fidelity": None, "low_fidelity": True, "model_options": {}, "loss": None,
+                  **dict.fromkeys(TRAINER_KEYS)},
+        trains=True,
+        build=lambda **o: OmniPredictor("omni", **o),
+    ))
+    return {s.name: s for s in specs}
+
+
+FAMILY_PREDICTORS: dict[str, FamilySpec] = _registry()
+
+
+def family_spec(name: str) -> FamilySpec:
+    """The spec of ``name``.
+
+    Raises:
+        UnknownNameError: listing the registered family predictors.
+    """
+    try:
+        return FAMILY_PREDICTORS[name]
+    except KeyError:
+        raise UnknownNameError("family predictor", name, list(FAMILY_PREDICTORS)) from None
+
+
+def family_predictors(family: str | None = None) -> list[str]:
+    """Names of the registered predictors (of one family)."""
+    if family is not None and family not in FAMILY_NAMES:
+        raise UnknownNameError("predictor family", family, list(FAMILY_NAMES))
+    return [n for n, s in FAMILY_PREDICTORS.items() if family is None or s.family == family]
+
+
+def get_family_predictor(name: str, **options: Any) -> FamilyPredictor:
+    """A fresh predictor ``name`` with ``options`` over its defaults.
+
+    Raises:
+        UnknownNameError: no such predictor.
+        ConfigError: an unknown or invalid option.
+    """
+    spec = family_spec(name)
+    accepted = set(spec.defaults) | set(spec.passed_options)
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        listed = ", ".join(sorted(accepted)) or "none"
+        raise ConfigError(f"unknown option{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(map(repr, unknown))} for family predictor {name!r}; "
+                          f"its options: {listed}")
+    return spec.build(**{**spec.defaults, **options})
+
+
+__all__ = ["FAMILY_PREDICTORS", "FamilySpec", "family_predictors", "family_spec",
+           "get_family_predictor"]

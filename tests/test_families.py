@@ -1,0 +1,467 @@
+"""Tests of White et al.'s predictor families (nasrank.families) under NASLib's protocol,
+and of the model-based predictors they added (gp, lightgbm).
+
+Data (module fixtures, from the mirror; those tests skip where it is absent):
+
+* NAS-Bench-201 and DARTS: fetched, ingested and encoded (``adjacency_onehot``; ``gcn``
+  for NB201) through ``nasrank.cli.main``, about 1 s.
+* NAS-Bench-101 without the 423,624-cell enumeration: the ingest runs on a stub space
+  of the 30,267 record keys (as in test_zero_cost.py), in which the 1,000 cells of
+  nasbench-vis's data-1k.json and NASLib's 292 cells carry their real specs (the only
+  record files with adjacency and ops); the other rows are placeholders. The processed
+  table is therefore real (accuracies at 4/12/36/108 epochs, training times, zero-cost
+  columns) and the ``adjacency_onehot`` features cover those 1,2xx real specs, so
+  model-based pools on NB101 hold about a thousand cells here.
+
+Models run with few trees/epochs and small train sizes so the file stays well under a
+minute on 2 busy cores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import yaml
+from conftest import tmp_params
+from scipy import stats
+
+from nasrank.benchmarks import nb101
+from nasrank.benchmarks.common import load_json
+from nasrank.cli import main
+from nasrank.errors import ConfigError, DataFormatError, UnknownNameError
+from nasrank.families import (
+    FAMILY_NAMES,
+    FAMILY_PREDICTORS,
+    TableData,
+    evaluate,
+    extrapolate,
+    family_predictors,
+    fit_curve,
+    get_family_predictor,
+    naslib_split,
+    results_frame,
+    run_family,
+    zero_cost_table,
+)
+from nasrank.families.curves import log_power, pow3
+from nasrank.io import write_parquet
+from nasrank.predictors import get_predictor
+from nasrank.spaces.nb101 import OPS, ModelSpec, NB101Space, io_distance, spec_from_codes
+from nasrank.train import RunConfig, fit_predictor
+
+FAST = {
+    "rf": {"n_estimators": 20},
+    "xgb": {"n_estimators": 20},
+    "lightgbm": {"n_estimators": 30},
+    "gp": {},
+    "mlp": {"hidden": [16], "epochs": 3, "batch_size": 16},
+    "gcn": {"hidden": 8, "layers": 1, "epochs": 2, "batch_size": 16},
+}
+SHARED = ["zc_jacov", "val_acc_12"]  # one pool (and test set) for every NB201 predictor
+
+
+def cli(params_path: str, *args: str) -> None:
+    assert main(["--params", params_path, "-q", *args]) == 0, args
+
+
+def write_params(params: dict[str, Any], root: Path) -> str:
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params), encoding="utf-8")
+    return str(path)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def root(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """NB201 and DARTS fetched, ingested, encoded; NB101 fetched (see the docstring)."""
+    root = tmp_path_factory.mktemp("families")
+    path = write_params(tmp_params(root, mirror=str(mirror)), root)
+    for bench, encodings in (("nb201", ("adjacency_onehot", "gcn")),
+                             ("darts", ("adjacency_onehot",))):
+        cli(path, "fetch", bench)
+        cli(path, "ingest", bench)
+        for enc in encodings:
+            cli(path, "encode", bench, enc)
+    cli(path, "fetch", "nb101")
+    _nb101_without_enumeration(root, path)
+    return root
+
+
+@pytest.fixture(scope="module")
+def params(root: Path) -> dict[str, Any]:
+    return yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+
+
+def _codes(spec: ModelSpec) -> tuple[int, int]:
+    """(adj_bits, labeling) of a spec in the enumeration's coding (spec_from_codes)."""
+    m = spec.array
+    n = len(spec.ops)
+    bits = sum(1 << (x + y * (y - 1) // 2) for y in range(n) for x in range(y) if m[x, y])
+    labeling = 0
+    for op in spec.ops[1:-1]:
+        labeling = labeling * 3 + OPS.index(op)
+    return bits, labeling
+
+
+def _nb101_without_enumeration(root: Path, params_path: str) -> None:
+    """data/processed/nb101.parquet through `nasrank ingest nb101` on a stub space with
+    real specs for the data-1k and NASLib cells, then the adjacency_onehot features of
+    those real specs (`nasrank encode nb101` on a space table of just them)."""
+    raw = root / "data" / "raw" / "nb101"
+    space = NB101Space()
+    specs: dict[str, ModelSpec] = {}
+    data = load_json(raw / nb101.VIS_1K)
+    for key, adj, codes in zip(data["key"], data["adjacency"], data["operations"],
+                               strict=True):
+        keep = [j for j, c in enumerate(codes) if c != nb101.VIS_PAD]
+        matrix = np.asarray(adj, dtype=np.int8)[np.ix_(keep, keep)]
+        specs[key] = space.validate(ModelSpec(matrix, [nb101.VIS_OPS[codes[j]] for j in keep]))
+    for arch_id, spec, _ in nb101.naslib_entries(raw):
+        specs.setdefault(arch_id, spec)
+    vis = nb101._read_vis(raw)
+    ids = sorted(set(vis["key"].tolist()) | set(specs))
+    rows = []
+    for a in ids:
+        s = specs.get(a)
+        if s is None:
+            rows.append((a, 7, "stub", "stub", 0, 0, 1, True))
+            continue
+        bits, lab = _codes(s)
+        back = spec_from_codes(len(s.ops), bits, lab)
+        assert back.matrix == s.matrix and back.ops == s.ops
+        rows.append((a, len(s.ops), "".join(map(str, s.array.ravel())), ",".join(s.ops), bits,
+                     lab, io_distance(s.array), "conv3x3-bn-relu" in s.ops))
+    cols = list(zip(*rows, strict=True))
+    table = pa.table({
+        "arch_id": pa.array(cols[0], pa.string()),
+        "n_vertices": pa.array(cols[1], pa.int8()),
+        "adjacency": pa.array(cols[2], pa.string()),
+        "ops": pa.array(cols[3], pa.string()),
+        "adj_bits": pa.array(cols[4], pa.int32()),
+        "labeling": pa.array(cols[5], pa.int16()),
+        "io_distance": pa.array(cols[6], pa.int8()),
+        "uses_conv3x3": pa.array(cols[7], pa.bool_()),
+    })
+    space_path = root / "data" / "processed" / "spaces" / "nb101.parquet"
+    write_parquet(space_path, table, {"space": "nb101"})
+    cli(params_path, "ingest", "nb101")
+    real = pa.array([a in specs for a in cols[0]], pa.bool_())
+    write_parquet(space_path, table.filter(real), {"space": "nb101"})
+    cli(params_path, "encode", "nb101", "adjacency_onehot")
+
+
+def run(params: dict, table: str, predictor: str, trial: int = 0, **settings: Any) -> dict:
+    return run_family(table, predictor, trial, settings, params=params)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_registry() -> None:
+    assert FAMILY_NAMES == ("zero_cost", "learning_curve", "model_based", "combined")
+    assert {"jacov", "synflow", "snip", "grad_norm", "grasp", "fisher"} <= set(
+        family_predictors("zero_cost"))
+    assert family_predictors("learning_curve") == ["early_stop", "lce"]
+    assert {"rf", "xgb", "gp", "lightgbm", "mlp", "gcn"} <= set(
+        family_predictors("model_based"))
+    assert family_predictors("combined") == ["omni"]
+    for name, spec in FAMILY_PREDICTORS.items():
+        assert spec.needs and spec.description, name
+        assert spec.trains == (spec.family in ("model_based", "combined")), name
+    assert FAMILY_PREDICTORS["omni"].defaults["model"] == "lightgbm"
+    with pytest.raises(UnknownNameError, match="family predictor 'nope'"):
+        get_family_predictor("nope")
+    with pytest.raises(ConfigError, match="unknown option 'depth' for family predictor 'xgb'"):
+        get_family_predictor("xgb", depth=3)
+    with pytest.raises(ConfigError, match="unknown learning-curve families"):
+        get_family_predictor("lce", curves=["pow4"])
+    get_family_predictor("xgb", max_depth=3, encoding="path")  # the model's own options
+
+
+# --------------------------------------------------------------------------- new predictors
+
+
+@pytest.mark.parametrize("name", ["gp", "lightgbm"])
+def test_new_regressors_through_fit_predictor(name: str) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(180, 6)).astype(np.float32)
+    y = 90 + 3 * np.sin(2 * x[:, 0]) + 2 * x[:, 1] ** 2 + 0.05 * rng.normal(size=180)
+    opts: dict[str, Any] = {}
+    cfg = RunConfig(bench="nb201", task="cifar10", encoding="x", predictor=name,
+                    loss="regression", train_size=120, seed=1, predictor_options=opts)
+    fitted = fit_predictor(cfg, x[:120], y[:120], {})
+    pred = fitted.predict(x[120:])
+    assert pred.shape == (60,)
+    assert stats.kendalltau(y[120:], pred).statistic > 0.6
+    again = fit_predictor(cfg, x[:120], y[:120], {}).predict(x[120:])
+    np.testing.assert_array_equal(pred, again)
+    # a handful of architectures still gives a fitted, non-constant model
+    small = get_predictor(name, (6,), seed=0, **opts).fit(x[:5], y[:5]).predict(x[120:])
+    assert np.ptp(small) > 0
+
+
+def test_new_regressor_options() -> None:
+    with pytest.raises(ConfigError, match="'kernel' must be 'matern' or 'rbf'"):
+        get_predictor("gp", (4,), kernel="linear")
+    with pytest.raises(ConfigError, match="'subsample' must be in"):
+        get_predictor("lightgbm", (4,), subsample=1.5)
+    with pytest.raises(ConfigError, match="'seed' must be an integer"):
+        get_predictor("lightgbm", (4,), seed=None)
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def test_lce_recovers_a_synthetic_pow3_curve() -> None:
+    x = np.arange(1, 51, dtype=float)
+    fit = fit_curve("pow3", x, pow3(x, 0.95, 0.6, 0.5))
+    assert fit is not None
+    assert fit.params == pytest.approx({"c": 0.95, "a": 0.6, "alpha": 0.5}, abs=1e-5)
+    assert fit.sse < 1e-12
+    noisy = pow3(x, 0.93, 0.5, 0.7) + np.random.default_rng(0).normal(0, 2e-3, x.size)
+    fit = fit_curve("pow3", x, noisy)
+    assert fit.params == pytest.approx({"c": 0.93, "a": 0.5, "alpha": 0.7}, abs=0.03)
+    # three points of a pow3 curve (NB101's 4, 12, 36 epochs) extrapolate to 108
+    e = np.array([4.0, 12.0, 36.0])
+    assert extrapolate(e, pow3(e, 0.94, 0.8, 0.6), 108, curves=["pow3"]) == pytest.approx(
+        float(pow3(108.0, 0.94, 0.8, 0.6)), abs=1e-4)
+    fit = fit_curve("log_power", x, log_power(x, 0.9, 1.0, -1.2))
+    assert fit.params == pytest.approx({"a": 0.9, "b": 1.0, "c": -1.2}, abs=1e-4)
+    # no usable fit: the last observed value (early stopping)
+    assert extrapolate([4, 12], [0.5, 0.6], 108, curves=["pow3"]) <= 1.0
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+def test_naslib_split() -> None:
+    s = naslib_split(1000, 200, trial=3)
+    assert len(s.test) == 200 and len(s.train) == 800
+    assert not set(s.test) & set(s.train)
+    assert sorted([*s.test, *s.train]) == list(range(1000))
+    again = naslib_split(1000, 200, trial=3)
+    np.testing.assert_array_equal(s.test, again.test)
+    np.testing.assert_array_equal(s.train, again.train)
+    assert set(naslib_split(1000, 200, trial=4).test) != set(s.test)
+    with pytest.raises(ConfigError, match="leaves no training"):
+        naslib_split(100, 100, 0)
+
+
+@pytest.mark.mirror
+def test_zero_cost_table_nb201(root: Path) -> None:
+    df = zero_cost_table("nb201-cifar10", root / "data" / "processed", target="val_acc_200")
+    assert len(df) == 12 and set(df["target"]) == {"val_acc_200"}
+    row = df.set_index("proxy")
+    assert row.loc["flops", "n"] == 725 and row.loc["jacov", "n"] == 724
+    assert 0.65 < row.loc["synflow", "abs_spearman"] < 0.85
+    assert 0.65 < row.loc["jacov", "abs_spearman"] < 0.85
+    assert (row["abs_kendall_tau"] < row["abs_spearman"]).all()
+    assert row["mean_time_s"].between(0, 10).all()
+    td = TableData.load("nb201-cifar10", root / "data" / "processed")
+    sub = td.frame[["val_acc_200", "zc_jacov"]].dropna()
+    assert row.loc["jacov", "kendall_tau"] == pytest.approx(
+        stats.kendalltau(sub["val_acc_200"], sub["zc_jacov"]).statistic)
+    with pytest.raises(DataFormatError, match=r"table nb201-cifar10 has no zero-cost proxy "
+                                              r"'zen'"):
+        zero_cost_table(td, proxies=["zen"])
+
+
+@pytest.mark.mirror
+def test_every_family_on_nb201(params: dict) -> None:
+    """One pool (the 724 cells with jacov, val_acc_200 and val_acc_12), hence one test
+    set, for a zero-cost, a learning-curve, every fast model-based predictor and OMNI."""
+    common = {"target": "val_acc_200", "test_size": 100, "require": SHARED}
+    results = {"jacov": run(params, "nb201-cifar10", "jacov", **common),
+               "early_stop": run(params, "nb201-cifar10", "early_stop", **common)}
+    for name, opts in FAST.items():
+        results[name] = run(params, "nb201-cifar10", name, train_sizes=[5, 40],
+                            options=opts, **common)
+    results["omni"] = run(params, "nb201-cifar10", "omni", train_sizes=[5, 40],
+                          options={"model_options": {"n_estimators": 60}}, **common)
+    test_ids = results["jacov"]["test_ids"]
+    assert len(test_ids) == 100
+    for name, r in results.items():
+        json.dumps(r)
+        assert r["pool_size"] == 724, name
+        assert r["test_ids"] == test_ids, name
+        assert r["table"] == "nb201-cifar10" and r["target"] == "val_acc_200"
+        for row in r["rows"]:
+            assert row["n_test"] == 100
+            assert np.isfinite(row["query_time_compute_s"]) and row["query_time_compute_s"] >= 0
+            # NB201 records no training time: label cost unknown for trained predictors
+            assert math.isnan(row["label_time_s"]) == (row["train_size"] > 0), name
+    # zero-cost: no fit, score is the prediction, query time = recorded compute time
+    zc = results["jacov"]
+    assert zc["family"] == "zero_cost" and zc["train_sizes"] == [0]
+    (row,) = zc["rows"]
+    assert row["fit_time_s"] == 0 and row["init_time_s"] == 0
+    assert math.isnan(row["mae"]) and math.isnan(row["sparse_kendall_tau"])
+    td = TableData.load("nb201-cifar10", params["data"]["processed_dir"])
+    frame = td.frame.set_index("arch_id").loc[test_ids]
+    assert row["query_time_data_s"] == pytest.approx(frame["zc_jacov_time_s"].mean())
+    assert row["kendall_tau"] == pytest.approx(
+        stats.kendalltau(frame["val_acc_200"], frame["zc_jacov"]).statistic)
+    assert row["kendall_tau"] > 0.3
+    # early stopping at 12 epochs; NB201 records no training time
+    (row,) = results["early_stop"]["rows"]
+    assert results["early_stop"]["needs"]["fidelity"] == 12
+    assert row["kendall_tau"] > 0.4 and math.isnan(row["query_time_data_s"])
+    # model-based and omni: one row per train size, fit and init times recorded
+    for name in [*FAST, "omni"]:
+        r = results[name]
+        assert [x["train_size"] for x in r["rows"]] == [5, 40], name
+        for x in r["rows"]:
+            assert x["fit_time_s"] > 0 and x["init_time_s"] == x["fit_time_s"], name
+            assert x["label_time_known"] == 0
+        assert np.isfinite(r["rows"][-1]["mae"]), name
+    assert results["omni"]["rows"][-1]["kendall_tau"] > 0.4
+    assert results["omni"]["needs"]["fidelity"] == 12
+    assert math.isnan(results["omni"]["rows"][0]["query_time_data_s"])  # no training time
+    df = results_frame(results.values())
+    assert len(df) == 2 + 2 * (len(FAST) + 1)
+    assert {"predictor", "family", "train_size", "kendall_tau", "precision_at_10",
+            "precision_at_20", "sparse_kendall_tau", "init_time_s"} <= set(df.columns)
+
+
+@pytest.mark.mirror
+def test_train_sets_are_prefixes_and_test_set_is_fixed(params: dict) -> None:
+    opts = {"options": FAST["xgb"], "target": "val_acc_200"}
+    a = run(params, "nb201-cifar10", "xgb", train_sizes=[5, 24, 71], **opts)
+    b = run(params, "nb201-cifar10", "xgb", train_sizes=[24], **opts)
+    c = run(params, "nb201-cifar10", "xgb", trial=1, train_sizes=[24], **opts)
+    assert a["pool_size"] == 725 and a["test_size"] == 200
+    assert len(a["train_ids"]) == 71 and b["train_ids"] == a["train_ids"][:24]
+    assert a["test_ids"] == b["test_ids"]
+    assert not set(a["test_ids"]) & set(a["train_ids"])
+    assert set(c["test_ids"]) != set(a["test_ids"])
+    # the same training set and seed give the same model, whatever the other sizes
+    assert a["rows"][1]["kendall_tau"] == b["rows"][0]["kendall_tau"]
+    # the default target (test_acc_200) labels all 15,625 cells
+    d = run(params, "nb201-cifar10", "xgb", train_sizes=[5], options=FAST["xgb"])
+    assert d["target"] == "test_acc_200" and d["pool_size"] == 15_625
+
+
+@pytest.mark.mirror
+def test_protocol_errors(params: dict) -> None:
+    with pytest.raises(ConfigError, match=r"predictor 'xgb' on table nb201-cifar10: train "
+                                          r"size 600 exceeds the 525 architectures"):
+        run(params, "nb201-cifar10", "xgb", target="val_acc_200", train_sizes=[5, 600])
+    with pytest.raises(ConfigError, match="integers >= 2"):
+        run(params, "nb201-cifar10", "xgb", train_sizes=[1])
+    with pytest.raises(ConfigError, match=r"only 724 architectures .* test set of 800"):
+        run(params, "nb201-cifar10", "jacov", target="val_acc_200", test_size=800)
+    with pytest.raises(ConfigError, match="unknown family settings"):
+        run(params, "nb201-cifar10", "jacov", seeds=[1])
+    with pytest.raises(DataFormatError, match="no target column 'val_acc_108'"):
+        run(params, "nb201-cifar10", "jacov", target="val_acc_108")
+    with pytest.raises(DataFormatError, match="nb201-cifar10 has no numeric column 'zc_zen'"):
+        run(params, "nb201-cifar10", "jacov", require=["zc_zen"])
+
+
+@pytest.mark.mirror
+def test_missing_proxies_and_fidelities_name_both(params: dict) -> None:
+    with pytest.raises(DataFormatError, match=r"predictor 'zen' .*nb201-cifar10.*no "
+                                              r"zero-cost proxy 'zen'"):
+        run(params, "nb201-cifar10", "zen")
+    with pytest.raises(DataFormatError, match=r"predictor 'omni' .*nb201-cifar10.*proxy "
+                                              r"'zen'"):
+        run(params, "nb201-cifar10", "omni", options={"proxies": ["jacov", "zen"]})
+    with pytest.raises(DataFormatError, match=r"predictor 'early_stop' .*nb201-cifar10 "
+                                              r"\(benchmark nb201\).*no fidelity 'val_acc_36'"):
+        run(params, "nb201-cifar10", "early_stop", options={"fidelity": 36})
+    with pytest.raises(ConfigError, match="fidelity 200 is not below the target"):
+        run(params, "nb201-cifar10", "early_stop", options={"fidelity": 200})
+    with pytest.raises(DataFormatError, match=r"predictor 'lce' .*nb201-cifar10 \(benchmark "
+                                              r"nb201\).*at least 3 .*has 1 \(val_acc_12\)"):
+        run(params, "nb201-cifar10", "lce")
+    for pred in ("early_stop", "lce", "omni"):
+        with pytest.raises(DataFormatError, match=rf"predictor '{pred}' .*table darts "
+                                                  r"\(benchmark darts\)"):
+            run(params, "darts", pred)
+
+
+@pytest.mark.mirror
+def test_darts_defaults(params: dict) -> None:
+    """DARTS: 100 test cells, NASLib's DARTS train sizes (5..500) by default."""
+    zc = run(params, "darts", "synflow")
+    assert zc["test_size"] == 100 and zc["surrogate_labels"] is True
+    assert zc["pool_size"] == 725
+    r = run(params, "darts", "lightgbm", options={"n_estimators": 10})
+    assert r["train_sizes"] == [5, 8, 12, 20, 31, 50, 79, 126, 199, 316, 500]
+    assert len(r["train_ids"]) == 500 and r["rows"][-1]["kendall_tau"] > 0.2
+    omni = run(params, "darts", "omni", train_sizes=[20],
+               options={"low_fidelity": False, "model_options": {"n_estimators": 30}})
+    assert omni["needs"]["fidelity"] is None and omni["pool_size"] == 725
+
+
+# --------------------------------------------------------------------------- NB101
+
+
+@pytest.mark.mirror
+def test_nb101_learning_curves(params: dict) -> None:
+    td = TableData.load("nb101", params["data"]["processed_dir"])
+    taus = {}
+    for e in (4, 12, 36):
+        r = run(params, "nb101", "early_stop", options={"fidelity": e})
+        assert r["pool_size"] == 30_001 and r["target"] == "val_acc_108"
+        (row,) = r["rows"]
+        taus[e] = row["kendall_tau"]
+        test = td.frame.set_index("arch_id").loc[r["test_ids"]]
+        assert row["query_time_data_s"] == pytest.approx(
+            (test["train_time_108"] * e / 108).mean())
+    assert min(taus.values()) > 0.15 and taus[36] > 0.5 and taus[36] > taus[4]
+    lce = run(params, "nb101", "lce")
+    assert lce["needs"]["fidelities"] == [4, 12, 36] and lce["needs"]["final_epochs"] == 108
+    assert lce["test_ids"] == r["test_ids"]  # same pool, same trial: same test set
+    (row,) = lce["rows"]
+    assert row["kendall_tau"] > 0.3 and np.isfinite(row["mae"])
+    assert row["query_time_data_s"] == pytest.approx(
+        (test["train_time_108"] * 36 / 108).mean())
+    assert row["query_time_compute_s"] > 0  # curve fitting
+
+
+@pytest.mark.mirror
+def test_nb101_zero_cost_model_based_and_omni(params: dict) -> None:
+    td = TableData.load("nb101", params["data"]["processed_dir"])
+    by_id = td.frame.set_index("arch_id")
+    zc = run(params, "nb101", "jacov", target="naslib_val_acc", test_size=100)
+    assert zc["pool_size"] == 292
+    assert math.isnan(zc["rows"][0]["query_time_data_s"])  # NB101's file has no times
+    # model-based: the cells with real specs that carry val_acc_108
+    r = run(params, "nb101", "xgb", train_sizes=[5, 50], options=FAST["xgb"])
+    assert 900 < r["pool_size"] < 1300
+    for row in r["rows"]:
+        ids = r["train_ids"][: row["train_size"]]
+        want = by_id.loc[ids, "train_time_108"].sum()
+        assert row["label_time_known"] == row["train_size"]
+        assert row["label_time_s"] == pytest.approx(want)
+        assert row["init_time_s"] == pytest.approx(want + row["fit_time_s"])
+    assert r["rows"][-1]["kendall_tau"] > 0.1
+    # OMNI with jacov: NB101's proxies and accuracies overlap in 26 cells only
+    omni = run(params, "nb101", "omni", test_size=10, train_sizes=[5, 16],
+               options={"model_options": {"n_estimators": 30}})
+    assert omni["pool_size"] == 26 and omni["needs"]["columns"] == ["zc_jacov", "val_acc_12"]
+    assert all(np.isfinite(x["kendall_tau"]) or np.isnan(x["kendall_tau"])
+               for x in omni["rows"])
+    assert math.isnan(omni["rows"][0]["query_time_data_s"])  # no proxy times on NB101
+    without = run(params, "nb101", "omni", train_sizes=[50],
+                  options={"proxies": [], "fidelity": 4, "model_options": {"n_estimators": 60}})
+    assert without["pool_size"] == r["pool_size"] and without["needs"]["fidelity"] == 4
+    (row,) = without["rows"]
+    test = by_id.loc[without["test_ids"]]
+    assert row["query_time_data_s"] == pytest.approx((test["train_time_108"] * 4 / 108).mean())
+    assert row["query_time_s"] == pytest.approx(row["query_time_data_s"]
+                                                + row["query_time_compute_s"])
+    assert row["kendall_tau"] > 0.2
+    # evaluate() takes a built predictor too
+    pred = get_family_predictor("early_stop", fidelity=12)
+    direct = evaluate(td, pred, 0)
+    assert direct["predictor"] == "early_stop" and direct["rows"][0]["kendall_tau"] > 0.2
