@@ -63,7 +63,6 @@ def tmp_params(root: Path, **data: object) -> dict:
         download={"timeout_s": 5, "retries": 0, "backoff_s": 0},
     )
     params["data"].update(data)
-    params["reports"] = {"metrics_dir": str(root / "reports" / "metrics"),
-                         "tables_dir": str(root / "reports" / "tables"),
-                         "search_dir": str(root / "reports" / "search")}
+    params["reports"] = {f"{k}_dir": str(root / "reports" / k)
+                         for k in ("metrics", "tables", "search", "families", "figures")}
     return params

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 import yaml
@@ -465,3 +467,181 @@ def test_nb101_zero_cost_model_based_and_omni(params: dict) -> None:
     pred = get_family_predictor("early_stop", fidelity=12)
     direct = evaluate(td, pred, 0)
     assert direct["predictor"] == "early_stop" and direct["rows"][0]["kendall_tau"] > 0.2
+
+
+# --------------------------------------------------------------------------- jobs, tables, figures
+
+
+def test_family_jobs_from_params() -> None:
+    from nasrank.config import load_params
+    from nasrank.families.jobs import family_jobs, find_family_job
+
+    params = load_params(str(Path(__file__).resolve().parents[1] / "params.yaml"))
+    jobs = family_jobs(params)
+    keys = [j.key for j in jobs]
+    assert len(keys) == len(set(keys))
+    assert {"nb101/early_stop_4", "nb101/omni", "nb201-cifar10/jacov", "darts/gp"} <= set(keys)
+    es = find_family_job(params, "nb101/early_stop_36")
+    assert es.predictor == "early_stop" and es.settings["options"] == {"fidelity": 36}
+    assert es.family == "learning_curve" and es.encoding is None
+    assert es.trials == tuple(range(params["families"]["trials"]))
+    omni = find_family_job(params, "nb101/omni")
+    assert omni.settings["options"] == {"proxies": [], "fidelity": 12}
+    assert omni.encoding == "adjacency_onehot" and omni.name == "nb101_omni"
+    assert find_family_job(params, "nb201-cifar10/rf").output("r") == "r/nb201-cifar10/rf.json"
+    # every table's predictors share its pool settings
+    for job in jobs:
+        t = params["families"]["tables"][job.table]
+        assert job.settings["require"] == t["require"] and job.settings["target"] == t["target"]
+    with pytest.raises(ConfigError, match="no family job 'nb101/zen'"):
+        find_family_job(params, "nb101/zen")
+    bad = json.loads(json.dumps(params))
+    bad["families"]["tables"]["nb101"]["predictors"].append("early_stop_99")
+    with pytest.raises(UnknownNameError, match="early_stop_99"):
+        family_jobs(bad)
+    bad = json.loads(json.dumps(params))
+    bad["families"]["tables"]["darts"]["options"]["lce"] = {}
+    with pytest.raises(ConfigError, match=r"families.tables.darts.options: lce is not among"):
+        family_jobs(bad)
+
+
+def test_summaries_and_paired_test() -> None:
+    from nasrank.families.tables import _ci95, _paired
+
+    v = [0.5, 0.6, 0.7, 0.9]
+    half = stats.t.ppf(0.975, 3) * np.std(v, ddof=1) / 2
+    assert _ci95(pd.Series(v)) == pytest.approx(half)
+    assert math.isnan(_ci95(pd.Series([0.5])))
+    assert math.isnan(_ci95(pd.Series([0.5, float("nan")])))
+    gain = np.array([0.1, 0.2, 0.05, 0.15, 0.12])
+    p_t, p_w = _paired(gain)
+    assert p_t == pytest.approx(stats.ttest_rel(gain + 0.3, np.full(5, 0.3)).pvalue)
+    assert p_w == pytest.approx(stats.wilcoxon(gain).pvalue) and p_w == pytest.approx(0.0625)
+    assert all(math.isnan(p) for p in _paired(np.zeros(4)))
+    assert all(math.isnan(p) for p in _paired(np.array([0.2])))
+
+
+def _study_params(params: dict, root: Path) -> dict:
+    """NB201 CIFAR-10 and DARTS with few predictors, 2 trials, small train sizes."""
+    p = json.loads(json.dumps(params))
+    p["predictors"]["xgb"] = {"n_estimators": 20}
+    p["families"].update(trials=2, init_time_tables=["nb201-cifar10"])
+    shared = {"test_size": 100, "train_sizes": [5, 24, 71]}
+    p["families"]["tables"] = {
+        "nb201-cifar10": {**params["families"]["tables"]["nb201-cifar10"], **shared,
+                          "predictors": ["jacov", "synflow", "early_stop_12", "xgb", "omni"],
+                          "options": {"omni": {"model_options": {"n_estimators": 40}}}},
+        "darts": {**params["families"]["tables"]["darts"], **shared,
+                  "predictors": ["nwot", "xgb"], "options": {}},
+    }
+    p["families"]["zero_cost"] = {"benchmarks": ["nb201", "darts"],
+                                  "targets": {"nb201": "val_acc_200",
+                                              "nb201-cifar10": "test_acc_200"}}
+    p["reports"]["families_dir"] = str(root / "reports" / "families")
+    return p
+
+
+@pytest.mark.mirror
+def test_family_workflow_commands(params: dict, root: Path, tmp_path: Path) -> None:
+    """`nasrank families` for every job, then the tables and figures, reproducibly."""
+    from nasrank.families.jobs import family_jobs
+
+    study = _study_params(params, tmp_path)
+    study["reports"]["tables_dir"] = str(tmp_path / "tables")
+    study["reports"]["figures_dir"] = str(tmp_path / "figures")
+    path = write_params(study, tmp_path)
+    jobs = family_jobs(study)
+    assert len(jobs) == 7
+    for job in jobs:
+        cli(path, "families", job.key)
+    fam = Path(study["reports"]["families_dir"])
+    report = json.loads((fam / "nb201-cifar10" / "omni.json").read_text(encoding="utf-8"))
+    assert report["predictor"] == "omni" and report["trials"] == [0, 1]
+    assert [r["trial"] for r in report["results"]] == [0, 1]
+    assert {r["pool_size"] for r in report["results"]} == {723}  # cells every proxy scored
+    first = report["results"][0]
+    assert "test_ids" not in first and len(first["test_ids_sha256"]) == 64
+    assert not {"fit_time_s", "init_time_s", "query_time_s"} & set(first["rows"][0])
+    timing = json.loads((fam / "nb201-cifar10" / "omni.timing.json").read_text("utf-8"))
+    assert [r["train_size"] for r in timing["results"][0]["rows"]] == [5, 24, 71]
+    assert all(r["fit_time_s"] > 0 for t in timing["results"] for r in t["rows"])
+    # one pool per table: every predictor of a trial saw the same test set
+    for table in ("nb201-cifar10", "darts"):
+        digests = {json.loads(p.read_text("utf-8"))["results"][1]["test_ids_sha256"]
+                   for p in (fam / table).glob("*.json") if not p.name.endswith("timing.json")}
+        assert len(digests) == 1, table
+    # rerunning a job gives the same report bytes
+    before = (fam / "nb201-cifar10" / "xgb.json").read_bytes()
+    cli(path, "families", "nb201-cifar10/xgb")
+    assert (fam / "nb201-cifar10" / "xgb.json").read_bytes() == before
+
+    for name in ("predictor_families", "predictor_families_time", "omni_gain", "zero_cost"):
+        cli(path, "table", name)
+    tables = tmp_path / "tables"
+    pf = pd.read_csv(tables / "predictor_families.csv")
+    assert len(pf) == 2 + 1 + 3 * 2 + 1 + 3  # zero-cost and early stop once, trained per size
+    row = pf[(pf["table"] == "nb201-cifar10") & (pf["predictor"] == "xgb")
+             & (pf["train_size"] == 71)].iloc[0]
+    taus = [r["rows"][2]["kendall_tau"] for r in json.loads(before)["results"]]
+    assert row["kendall_tau_mean"] == pytest.approx(np.mean(taus), abs=1e-4)
+    half = stats.t.ppf(0.975, 1) * np.std(taus, ddof=1) / math.sqrt(2)
+    assert row["kendall_tau_ci95"] == pytest.approx(half, abs=1e-4)
+    assert {"precision_at_10_mean", "sparse_kendall_tau_ci95", "label_time_s_mean"} <= set(pf)
+    assert set(pf.loc[pf["table"] == "darts", "surrogate_labels"]) == {True}
+    assert "surrogate_labels" in (tables / "predictor_families.md").read_text("utf-8")
+    pt = pd.read_csv(tables / "predictor_families_time.csv")
+    assert (pt.loc[pt["train_size"] > 0, "fit_time_s_mean"] > 0).all()
+    gain = pd.read_csv(tables / "omni_gain.csv")
+    assert list(gain["train_size"]) == [5, 24, 71] and set(gain["table"]) == {"nb201-cifar10"}
+    assert set(gain["best_single"]) <= {"jacov", "synflow", "early_stop_12", "xgb"}
+    assert (gain["n_trials"] == 2).all()
+    assert gain["gain_mean"].to_numpy() == pytest.approx(
+        (gain["omni_kendall_tau"] - gain["best_single_kendall_tau"]).to_numpy(), abs=1e-3)
+    zc = pd.read_csv(tables / "zero_cost.csv")
+    assert set(zc["table"]) == {"nb201-cifar10", "nb201-cifar100", "nb201-imagenet16_120",
+                                "darts"}
+    c10 = zc[zc["table"] == "nb201-cifar10"].set_index("proxy")
+    assert set(c10["target"]) == {"test_acc_200"}
+    assert c10.loc["synflow", "published_abs_spearman"] == pytest.approx(0.737)
+    assert "15,625" in c10.loc["synflow", "published_over"]
+    assert math.isnan(c10.loc["nwot", "published_abs_spearman"])
+    assert set(zc.loc[zc["table"] == "nb201-cifar100", "target"]) == {"val_acc_200"}
+
+    for name in ("families_tau_vs_train_size", "families_tau_vs_init_time",
+                 "zero_cost_heatmap"):
+        cli(path, "figure", name)
+        png = (tmp_path / "figures" / f"{name}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name
+    # the same data draw the same bytes
+    heat = (tmp_path / "figures" / "zero_cost_heatmap.png").read_bytes()
+    cli(path, "figure", "zero_cost_heatmap")
+    assert (tmp_path / "figures" / "zero_cost_heatmap.png").read_bytes() == heat
+
+
+@pytest.mark.mirror
+def test_family_command_errors(params: dict, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    study = _study_params(params, tmp_path)
+    study["families"]["tables"]["darts"]["train_sizes"] = [5, 700]
+    path = write_params(study, tmp_path)
+    assert main(["--params", path, "families", "darts/xgb"]) == 2
+    err = capsys.readouterr().err
+    assert "train size 700 exceeds the 625 architectures" in err and "darts" in err
+    assert not (tmp_path / "reports" / "families" / "darts" / "xgb.json").exists()
+    # a table of a job never run names the command that writes it
+    assert main(["--params", path, "table", "predictor_families"]) == 2
+    assert re.search(r"families/darts/nwot.json is missing; run `nasrank families darts/nwot` "
+                     "first", capsys.readouterr().err)
+    assert main(["--params", path, "figure", "nope"]) == 2
+    assert "unknown figure 'nope'" in capsys.readouterr().err
+    # predictors on different pools cannot be paired
+    study["families"]["tables"]["nb201-cifar10"]["require"] = []
+    study["families"]["tables"]["nb201-cifar10"]["predictors"] = ["synflow", "omni"]
+    study["families"]["tables"]["nb201-cifar10"]["options"] = {
+        "omni": {"model_options": {"n_estimators": 10}}}
+    del study["families"]["tables"]["darts"]
+    path = write_params(study, tmp_path)
+    for key in ("nb201-cifar10/synflow", "nb201-cifar10/omni"):
+        assert main(["--params", path, "-q", "families", key]) == 0
+    assert main(["--params", path, "table", "omni_gain"]) == 2
+    assert "different test sets" in capsys.readouterr().err

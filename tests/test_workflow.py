@@ -27,6 +27,9 @@ import yaml
 from nasrank.benchmarks import processed_stems
 from nasrank.config import MIRROR_ENV
 from nasrank.experiments import TABLES, all_runs
+from nasrank.families.figures import FAMILY_FIGURES
+from nasrank.families.jobs import family_jobs
+from nasrank.families.tables import FAMILY_TABLES
 from nasrank.io import read_metadata
 from nasrank.search.runner import search_jobs
 from nasrank.search.tables import SEARCH_TABLES
@@ -134,6 +137,13 @@ def shrink_training(params: dict[str, Any]) -> dict[str, Any]:
                                  budgets=[20, 30], seeds=[0],
                                  loss_options={"piecewise": {"switch_epoch": None,
                                                              "switch_samples": 20}})
+    families = small["families"]
+    families["trials"] = 1
+    for t in families["tables"].values():
+        keep = [p for p in t["predictors"] if p in ("jacov", "nwot", "early_stop_12", "xgb",
+                                                     "omni")]
+        t.update(predictors=keep, train_sizes=[5, 24],
+                 options={k: v for k, v in (t.get("options") or {}).items() if k in keep})
     return small
 
 
@@ -170,8 +180,10 @@ def test_snakemake_list_rules(repo: Path) -> None:
         "stats_nb101",
         "train",
         "evaluate",
-        *(f"table_{name}" for name in [*TABLES, *SEARCH_TABLES]),
+        *(f"table_{name}" for name in [*TABLES, *SEARCH_TABLES, *FAMILY_TABLES]),
         *(f"search_{job.name}" for job in search_jobs(params)),
+        *(f"families_{job.name}" for job in family_jobs(params)),
+        *(f"figure_{name}" for name in FAMILY_FIGURES),
         *(f"ingest_{b}" for b in benches),
     }
 
@@ -238,9 +250,13 @@ def _expected_targets(params: dict[str, Any]) -> list[str]:
         targets.append(f"{metrics}/{run.run_id}.json")
     for job in search_jobs(params):
         targets += job.outputs(params["reports"]["search_dir"])
+    for job in family_jobs(params):
+        targets += [job.output(params["reports"]["families_dir"]),
+                    job.timing_output(params["reports"]["families_dir"])]
     tables = params["reports"]["tables_dir"]
-    targets += [f"{tables}/{name}.{ext}" for name in [*TABLES, *SEARCH_TABLES]
+    targets += [f"{tables}/{name}.{ext}" for name in [*TABLES, *SEARCH_TABLES, *FAMILY_TABLES]
                 for ext in ("csv", "md")]
+    targets += [f"{params['reports']['figures_dir']}/{name}.png" for name in FAMILY_FIGURES]
     return targets
 
 
@@ -256,7 +272,9 @@ def _expected_logs(params: dict[str, Any]) -> list[str]:
     logs += [f"logs/{step}/{run.run_id}.log" for step in ("train", "evaluate")
              for run in all_runs(params)]
     logs += [f"logs/search/{job.key}.log" for job in search_jobs(params)]
-    logs += [f"logs/table/{name}.log" for name in [*TABLES, *SEARCH_TABLES]]
+    logs += [f"logs/families/{job.key}.log" for job in family_jobs(params)]
+    logs += [f"logs/table/{name}.log" for name in [*TABLES, *SEARCH_TABLES, *FAMILY_TABLES]]
+    logs += [f"logs/figure/{name}.log" for name in FAMILY_FIGURES]
     return sorted([*logs, "logs/enumerate/nb101.log", "logs/stats/nb101.log",
                    "logs/check/nb101_params.log"])
 
@@ -327,8 +345,10 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
         "encode": len(features),
         "train": len(all_runs(params)),
         "evaluate": len(all_runs(params)),
-        **{f"table_{name}": 1 for name in [*TABLES, *SEARCH_TABLES]},
+        **{f"table_{name}": 1 for name in [*TABLES, *SEARCH_TABLES, *FAMILY_TABLES]},
         **{f"search_{job.name}": 1 for job in search_jobs(params)},
+        **{f"families_{job.name}": 1 for job in family_jobs(params)},
+        **{f"figure_{name}": 1 for name in FAMILY_FIGURES},
         "all": 1,
         **{f"ingest_{b}": 1 for b in params["benchmarks"]},
     }

@@ -19,7 +19,10 @@ Usage::
     nasrank search --list                # the search jobs of params.yaml
     nasrank search nb101/renas_ga/renas_tensor-lenet-lr-random-all-n424
                                          # reports/search/<the job>/s<seed>.json
+    nasrank families --list              # the predictor-family jobs of params.yaml
+    nasrank families nb101/early_stop_12 # reports/families/nb101/early_stop_12{,.timing}.json
     nasrank table renas_ktau_vs_train_size   # reports/tables/<name>.{csv,md}
+    nasrank figure zero_cost_heatmap     # reports/figures/<name>.png
     nasrank dvc-yaml [--check]           # dvc.yaml generated from params.yaml
 """
 
@@ -235,12 +238,41 @@ def cmd_search(args: argparse.Namespace, params: dict[str, Any]) -> None:
              time.perf_counter() - start, paths[0].parent)
 
 
+def cmd_families(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.families.jobs import family_jobs, find_family_job, run_family_job
+
+    if args.list:
+        for job in family_jobs(params):
+            print(f"{job.key}\t{job.family}\t{job.predictor}\t{len(job.trials)} trials")
+        return
+    if args.key is None:
+        raise ConfigError("name a family job (see `nasrank families --list`)")
+    job = find_family_job(params, args.key)
+    start = time.perf_counter()
+    path = run_family_job(job, params)
+    log.info("%s: %d trials in %.1f s -> %s", job.key, len(job.trials),
+             time.perf_counter() - start, path)
+
+
+def cmd_figure(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.families.figures import FAMILY_FIGURES
+
+    if args.name not in FAMILY_FIGURES:
+        raise ConfigError(f"unknown figure {args.name!r}; available: "
+                          f"{', '.join(FAMILY_FIGURES)}")
+    dest = Path(params["reports"]["figures_dir"]) / f"{args.name}.png"
+    FAMILY_FIGURES[args.name](params, dest)
+    log.info("wrote %s", dest)
+
+
 def cmd_table(args: argparse.Namespace, params: dict[str, Any]) -> None:
     from nasrank.experiments import TABLES
+    from nasrank.families.tables import FAMILY_TABLES
     from nasrank.search.tables import SEARCH_TABLES
     from nasrank.stats import write_table
 
-    builders = {**{name: build for name, (_, build) in TABLES.items()}, **SEARCH_TABLES}
+    builders = {**{name: build for name, (_, build) in TABLES.items()}, **SEARCH_TABLES,
+                **FAMILY_TABLES}
     if args.name not in builders:
         raise ConfigError(f"unknown table {args.name!r}; available: {', '.join(builders)}")
     df = builders[args.name](params)
@@ -276,6 +308,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
     "evaluate": cmd_evaluate,
     "search": cmd_search,
     "table": cmd_table,
+    "families": cmd_families,
+    "figure": cmd_figure,
     "dvc-yaml": cmd_dvc_yaml,
 }
 
@@ -323,9 +357,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only this seed of the job (repeatable; default: all)")
     p.add_argument("--list", action="store_true", help="list the configured search jobs")
 
-    p = sub.add_parser("table", help="aggregate evaluated runs or searches into a table")
+    p = sub.add_parser("families", help="run one predictor-family job of params.yaml over "
+                       "its trials (NASLib's protocol)")
+    p.add_argument("key", nargs="?", help="job key TABLE/PREDICTOR; see --list")
+    p.add_argument("--list", action="store_true", help="list the configured family jobs")
+
+    p = sub.add_parser("table", help="aggregate evaluated runs, searches or family jobs "
+                       "into a table")
     p.add_argument("name", help="renas_ktau_vs_train_size | loss_study | renas_search | "
-                   "renas_sample_selection | renas_subspace | loss_search")
+                   "renas_sample_selection | renas_subspace | loss_search | "
+                   "predictor_families | predictor_families_time | omni_gain | zero_cost")
+
+    p = sub.add_parser("figure", help="draw a figure into reports/figures/NAME.png")
+    p.add_argument("name", help="families_tau_vs_train_size | families_tau_vs_init_time | "
+                   "zero_cost_heatmap")
 
     p = sub.add_parser("dvc-yaml", help="generate dvc.yaml from params.yaml")
     p.add_argument("--output", default="dvc.yaml")

@@ -21,6 +21,9 @@ import yaml
 from nasrank.benchmarks import processed_stems
 from nasrank.encodings import spec_source
 from nasrank.experiments import TABLES, all_runs, experiment_runs
+from nasrank.families.figures import FAMILY_FIGURES
+from nasrank.families.jobs import family_jobs
+from nasrank.families.tables import FAMILY_TABLES, family_table_inputs
 from nasrank.search.runner import search_jobs
 from nasrank.search.tables import SEARCH_TABLES, table_jobs
 
@@ -178,6 +181,46 @@ def stages(params: dict[str, Any]) -> dict[str, Any]:
             "params": ["search"],
             "outs": [{f"{tables}/{name}.csv": {"cache": False}},
                      {f"{tables}/{name}.md": {"cache": False}}],
+        }
+    out.update(_family_stages(params))
+    return out
+
+
+def _family_stages(params: dict[str, Any]) -> dict[str, Any]:
+    """The predictor-family jobs, their tables and figures."""
+    processed, features = params["data"]["processed_dir"], params["data"]["features_dir"]
+    tables, figures = params["reports"]["tables_dir"], params["reports"]["figures_dir"]
+    families_dir = params["reports"]["families_dir"]
+    out: dict[str, Any] = {}
+    for job in family_jobs(params):
+        deps = [f"{processed}/{job.table}.parquet"]
+        stage_params = [f"families.tables.{job.table}", "families.trials", "families.variants",
+                        "evaluation"]
+        if job.encoding is not None:
+            deps += [f"{features}/{job.bench}/{job.encoding}.parquet", "src/nasrank/train.py",
+                     "src/nasrank/predictors"]
+            stage_params += ["train", "predictors"]
+        out[f"families_{job.name}"] = {
+            "cmd": f"nasrank families {job.key}",
+            "deps": [*deps, "src/nasrank/families"],
+            "params": stage_params,
+            "outs": [{job.output(families_dir): {"cache": False}},
+                     {job.timing_output(families_dir): {"cache": False}}],
+        }
+    for name in FAMILY_TABLES:
+        out[f"table_{name}"] = {
+            "cmd": f"nasrank table {name}",
+            "deps": [*family_table_inputs(params, name), "src/nasrank/families"],
+            "params": ["families.zero_cost" if name == "zero_cost" else "families"],
+            "outs": [{f"{tables}/{name}.csv": {"cache": False}},
+                     {f"{tables}/{name}.md": {"cache": False}}],
+        }
+    for name in FAMILY_FIGURES:
+        out[f"figure_{name}"] = {
+            "cmd": f"nasrank figure {name}",
+            "deps": [*family_table_inputs(params, name), "src/nasrank/families"],
+            "params": ["families"],
+            "outs": [{f"{figures}/{name}.png": {"cache": False}}],
         }
     return out
 

@@ -11,6 +11,10 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from nasrank.benchmarks import processed_stems
 from nasrank.encodings import spec_source
 from nasrank.experiments import TABLES, experiment_runs
+from nasrank.families.figures import FAMILY_FIGURES
+from nasrank.families.jobs import family_jobs
+from nasrank.families.tables import FAMILY_TABLES, family_table_inputs
+from nasrank.predictors import PREDICTORS
 from nasrank.io import write_text
 from nasrank.search.runner import search_jobs
 from nasrank.search.tables import SEARCH_TABLES, table_jobs
@@ -41,6 +45,9 @@ MODELS = config["data"]["models_dir"]
 METRICS = config["reports"]["metrics_dir"]
 TABLES_DIR = config["reports"]["tables_dir"]
 SEARCH = config["reports"]["search_dir"]
+FAMILIES = config["reports"]["families_dir"]
+FIGURES = config["reports"]["figures_dir"]
+TORCH_PREDICTORS = [n for n, spec in PREDICTORS.items() if spec.kind == "torch"]
 # Training jobs ask the scheduler for a GPU when params.yaml says train.device: cuda.
 GPUS = 1 if config["train"]["device"] == "cuda" else 0
 BENCHMARKS = config["benchmarks"]
@@ -74,9 +81,10 @@ def all_targets():
         targets += rules.check_nb101_params.output
     targets += [
         f"{TABLES_DIR}/{name}.{ext}"
-        for name in [*TABLES, *SEARCH_TABLES]
+        for name in [*TABLES, *SEARCH_TABLES, *FAMILY_TABLES]
         for ext in ("csv", "md")
     ]
+    targets += [f"{FIGURES}/{name}.png" for name in FAMILY_FIGURES]
     return targets
 
 
@@ -98,4 +106,21 @@ def search_settings(job):
     if job.predictor is not None:
         settings.update(train_settings(job.predictor, job.loss))
         settings["flops"] = config["encodings"]["renas_tensor"]["flops"]
+    return settings
+
+
+def family_inputs(job):
+    """The processed table and, for predictors that read an encoding, its features."""
+    inputs = [f"{PROCESSED}/{job.table}.parquet"]
+    if job.encoding is not None:
+        inputs.append(f"{FEATURES}/{job.bench}/{job.encoding}.parquet")
+    return inputs
+
+
+def family_settings(job):
+    """What a family job depends on besides its key (Snakemake reruns it on change)."""
+    settings = {"settings": job.settings, "trials": list(job.trials),
+                "evaluation": config["evaluation"]}
+    if job.encoding is not None:
+        settings.update(train=config["train"], predictors=config["predictors"])
     return settings

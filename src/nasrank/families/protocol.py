@@ -64,7 +64,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nasrank.benchmarks.zero_cost import require_zero_cost, zero_cost_proxies
+from nasrank.benchmarks.zero_cost import (
+    require_zero_cost,
+    zero_cost_columns,
+    zero_cost_proxies,
+)
 from nasrank.errors import ConfigError, DataFormatError
 from nasrank.families.data import TableData
 from nasrank.families.predictors import Context, FamilyPredictor, Needs
@@ -399,7 +403,8 @@ def zero_cost_table(
     Args:
         table: a loaded table, or a table stem with ``processed_dir``.
         target: default the table's ``default_target``.
-        proxies: default every proxy of the table.
+        proxies: default every proxy of the table (``n`` 0 and NaN correlations for a
+            proxy without values); named ones must have values.
 
     Returns:
         Columns ``table, target, proxy, n, spearman, abs_spearman, kendall_tau,
@@ -414,10 +419,14 @@ def zero_cost_table(
         table = TableData.load(table, processed_dir)
     target = target or table.default_target
     table.require_target(target)
-    proxies = list(zero_cost_proxies(table.path) if proxies is None else proxies)
+    if proxies is None:
+        # every proxy, with n = 0 for those NASLib could not compute on this table
+        proxies = zero_cost_proxies(table.path)
+        cols = zero_cost_columns(table.path)
+    else:
+        cols = require_zero_cost(table.path, proxies, table=table.name)
     if not proxies:
         raise DataFormatError(f"table {table.name} has no zero-cost proxies")
-    cols = require_zero_cost(table.path, proxies, table=table.name)
     tmap = (table.meta.get("zero_cost") or {}).get("time_columns", {})
     y = table.frame[target].to_numpy(dtype=np.float64)
     records = []

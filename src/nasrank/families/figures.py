@@ -1,0 +1,183 @@
+"""Figures of the predictor-family study (matplotlib, written as PNG).
+
+* ``families_tau_vs_train_size``: one panel per table; Kendall tau (mean over trials,
+  shaded 95 % interval) against the train size for every predictor that trains; the
+  predictors that train on nothing (learning-curve methods, the best zero-cost proxy of
+  the table) as dashed horizontal lines. Colours by family.
+* ``families_tau_vs_init_time``: White et al.'s view on the tables of
+  ``families.init_time_tables`` (NB101 records training times): Kendall tau against the
+  initialization time (label training time + measured fit time); predictors that need no
+  initialization as horizontal lines labelled with their per-query cost.
+* ``zero_cost_heatmap``: |Spearman| of every proxy (rows) on every table (columns).
+
+Usage::
+
+    FAMILY_FIGURES["zero_cost_heatmap"](params, "reports/figures/zero_cost_heatmap.png")
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nasrank.errors import ConfigError
+from nasrank.families.jobs import load_family_results
+from nasrank.families.predictors import COMBINED, LEARNING_CURVE, MODEL_BASED, ZERO_COST
+from nasrank.families.tables import _records, summarise, zero_cost_summary
+from nasrank.io import atomic_path
+
+__all__ = ["FAMILY_FIGURES", "write_figure"]
+
+FAMILY_COLOURS = {ZERO_COST: "tab:green", LEARNING_CURVE: "tab:orange",
+                  MODEL_BASED: "tab:blue", COMBINED: "tab:red"}
+MARKERS = "osD^v<>pPX*h"
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_figure(fig: Any, dest: str | Path) -> None:
+    """Save ``fig`` as PNG atomically (fixed metadata: the same bytes for the same data)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
+    _pyplot().close(fig)
+    with atomic_path(dest, ".png") as tmp:
+        tmp.write_bytes(buf.getvalue())
+
+
+def _panels(n: int, width: float = 5.0, height: float = 3.8) -> tuple[Any, list[Any]]:
+    plt = _pyplot()
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def _title(table: str, sub: pd.DataFrame) -> str:
+    first = sub.iloc[0]
+    label = f"{table} ({first['target']}"
+    return label + (", surrogate labels)" if first["surrogate_labels"] else ")")
+
+
+def _flat_lines(ax: Any, flat: pd.DataFrame, note: Callable[[pd.Series], str]) -> None:
+    """Predictors that train on nothing: dashed lines at their mean Kendall tau."""
+    zc = flat[flat["family"] == ZERO_COST]
+    keep = flat[flat["family"] != ZERO_COST]
+    if not zc.empty:  # the best proxy stands for the family
+        keep = pd.concat([keep, zc.loc[[zc["kendall_tau_mean"].idxmax()]]])
+    for i, (_, r) in enumerate(keep.iterrows()):
+        ax.axhline(r["kendall_tau_mean"], color=FAMILY_COLOURS[r["family"]],
+                   ls=(0, (4, 1 + i % 3)), lw=1.2, label=f"{r['predictor']}{note(r)}")
+
+
+def tau_vs_train_size(params: Mapping[str, Any], dest: str | Path) -> None:
+    df = summarise(_records(load_family_results(params)), ["kendall_tau"])
+    tables = list(dict.fromkeys(df["table"]))
+    fig, axes = _panels(len(tables))
+    for ax, table in zip(axes, tables, strict=True):
+        sub = df[df["table"] == table]
+        trained = sub[sub["train_size"] > 0]
+        for i, (name, g) in enumerate(trained.groupby("predictor", sort=False)):
+            colour = FAMILY_COLOURS[g["family"].iloc[0]]
+            x, y, ci = g["train_size"], g["kendall_tau_mean"], g["kendall_tau_ci95"].fillna(0)
+            ax.plot(x, y, marker=MARKERS[i % len(MARKERS)], ms=4, color=colour, lw=1.2,
+                    label=name, alpha=0.9)
+            ax.fill_between(x, y - ci, y + ci, color=colour, alpha=0.08, lw=0)
+        _flat_lines(ax, sub[sub["train_size"] == 0], lambda r: "")
+        ax.set_xscale("log")
+        ax.set_xlabel("training architectures")
+        ax.set_ylabel("Kendall tau")
+        n = int(sub["n_trials"].max())
+        ax.set_title(f"{_title(table, sub)}, {n} trial{'s' if n > 1 else ''}", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncol=2, loc="lower right")
+    fig.suptitle("Predictor families under NASLib's protocol: Kendall tau vs train size "
+                 "(colour: model-based blue, combined red, learning-curve orange, "
+                 "zero-cost green)", fontsize=9)
+    write_figure(fig, dest)
+
+
+def _seconds(v: float) -> str:
+    if not np.isfinite(v):
+        return "unrecorded"
+    return f"{v:.3g} s" if v >= 1 else f"{v * 1e3:.3g} ms"
+
+
+def tau_vs_init_time(params: Mapping[str, Any], dest: str | Path) -> None:
+    tables = list(params["families"].get("init_time_tables") or [])
+    if not tables:
+        raise ConfigError("families.init_time_tables names no table for "
+                          "families_tau_vs_init_time")
+    df = summarise(_records(load_family_results(params, timing=True)),
+                   ["kendall_tau", "init_time_s", "query_time_s"], ci=False)
+    missing = [t for t in tables if t not in set(df["table"])]
+    if missing:
+        raise ConfigError(f"families.init_time_tables: {', '.join(missing)} "
+                          "not in families.tables")
+    fig, axes = _panels(len(tables), width=6.5, height=4.5)
+    for ax, table in zip(axes, tables, strict=True):
+        sub = df[df["table"] == table]
+        trained = sub[sub["train_size"] > 0]
+        for i, (name, g) in enumerate(trained.groupby("predictor", sort=False)):
+            ax.plot(g["init_time_s_mean"], g["kendall_tau_mean"], lw=1.2, ms=4,
+                    marker=MARKERS[i % len(MARKERS)], label=name,
+                    color=FAMILY_COLOURS[g["family"].iloc[0]])
+        _flat_lines(ax, sub[sub["train_size"] == 0],
+                    lambda r: f" (query {_seconds(r['query_time_s_mean'])}/arch)")
+        ax.set_xscale("log")
+        ax.set_xlabel("initialization time (s): training the labelled architectures + fit")
+        ax.set_ylabel("Kendall tau")
+        ax.set_title(_title(table, sub), fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncol=2, loc="lower right")
+    fig.suptitle("Kendall tau vs initialization time (White et al. 2021, Fig. 2 style)",
+                 fontsize=9)
+    write_figure(fig, dest)
+
+
+def zero_cost_heatmap(params: Mapping[str, Any], dest: str | Path) -> None:
+    df = zero_cost_summary(params)
+    grid = df.pivot(index="proxy", columns="table", values="abs_spearman")
+    grid = grid.loc[list(dict.fromkeys(df["proxy"])), list(dict.fromkeys(df["table"]))]
+    grid = grid.loc[grid.mean(axis=1).sort_values(ascending=False).index]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * grid.shape[1], 1.2 + 0.36 * grid.shape[0]))
+    values = np.ma.masked_invalid(grid.to_numpy(dtype=np.float64))
+    cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")
+    im = ax.imshow(values, cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=np.float64)):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if v < 0.6 else "black")
+    surrogate = set(df.loc[df["surrogate_labels"], "table"])
+    ax.set_xticks(range(grid.shape[1]),
+                  [f"{t}*" if t in surrogate else t for t in grid.columns],
+                  rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=7)
+    fig.colorbar(im, ax=ax, label="|Spearman| with the target", shrink=0.8)
+    ax.set_title("Zero-cost proxies (NASLib's scored cells; grey: not scored)"
+                 + ("\n* surrogate labels" if surrogate else ""), fontsize=9)
+    write_figure(fig, dest)
+
+
+#: figure name -> writer(params, dest)
+FAMILY_FIGURES: dict[str, Callable[[Mapping[str, Any], str | Path], None]] = {
+    "families_tau_vs_train_size": tau_vs_train_size,
+    "families_tau_vs_init_time": tau_vs_init_time,
+    "zero_cost_heatmap": zero_cost_heatmap,
+}

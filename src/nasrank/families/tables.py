@@ -1,0 +1,230 @@
+"""Tables of the predictor-family study (White et al. 2021) and of the zero-cost proxies.
+
+* ``predictor_families``: per table, family, predictor and train size, the mean and the
+  95 % interval (half-width of Student's t interval over trials; NaN with one trial) of
+  every metric, plus the recorded label and query-input costs. Deterministic: the same
+  bytes on every rerun.
+* ``predictor_families_time``: the measured fit, query and initialization times of the
+  same rows (means over trials); they vary from run to run, so they have their own table.
+* ``omni_gain``: per table and train size, OMNI's Kendall tau against the best single
+  predictor of that table (highest mean tau at that train size, every family; the
+  non-training ones at every size), paired by trial (both share the trial's test set):
+  mean gain, its 95 % interval, a paired t-test and a Wilcoxon signed-rank test.
+* ``zero_cost``: |Spearman| and Kendall tau of every proxy on every table with proxies,
+  beside Abdelfattah et al.'s (ICLR 2021) published |Spearman|, which are over all 15,625
+  NB201 (or 423,624 NB101) cells and not over NASLib's 725 (292) that the mirror scores.
+
+Every table says ``surrogate_labels`` (DARTS: NB301 surrogate predictions).
+
+Usage::
+
+    FAMILY_TABLES["predictor_families"](params)      # -> pandas.DataFrame
+    family_table_inputs(params, "zero_cost")           # the files it reads
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from nasrank.benchmarks import processed_stems
+from nasrank.errors import ConfigError
+from nasrank.families.jobs import TIMES, family_jobs, load_family_results
+
+__all__ = ["FAMILY_TABLES", "PUBLISHED_ZERO_COST", "family_table_inputs", "metric_names",
+           "summarise"]
+
+#: Abdelfattah et al. (ICLR 2021), |Spearman| with the final test accuracy over the whole
+#: space (the authors' notebooks; ../shared/papers/README.md): table -> proxy -> value.
+PUBLISHED_ZERO_COST: dict[str, dict[str, float]] = {
+    "nb201-cifar10": {"grad_norm": 0.594, "snip": 0.596, "grasp": 0.514, "fisher": 0.360,
+                      "synflow": 0.737, "jacov": 0.731},
+    "nb201-cifar100": {"grad_norm": 0.637, "snip": 0.637, "grasp": 0.547, "fisher": 0.385,
+                       "synflow": 0.763, "jacov": 0.704},
+    "nb201-imagenet16_120": {"grad_norm": 0.578, "snip": 0.578, "grasp": 0.549,
+                             "fisher": 0.327, "synflow": 0.751, "jacov": 0.701},
+    "nb101": {"grad_norm": 0.198, "snip": 0.164, "grasp": 0.448, "fisher": 0.257,
+              "synflow": 0.372, "jacov": 0.378},
+}
+#: the population and label the published values are over
+PUBLISHED_OVER = {"nb101": "all 423,624 cells, test accuracy",
+                  "nb201": "all 15,625 cells, 200-epoch test accuracy"}
+
+
+def metric_names(params: Mapping[str, Any]) -> list[str]:
+    """The metrics the family tables summarise (precision@k per ``evaluation``)."""
+    ks = params["evaluation"]["precision_at_k"]
+    return ["kendall_tau", "spearman", "pearson", "sparse_kendall_tau",
+            *[f"precision_at_{k}" for k in ks], "mae", "rmse"]
+
+
+def _ci95(values: pd.Series) -> float:
+    v = values.dropna().to_numpy(dtype=np.float64)
+    if len(v) < 2:
+        return math.nan
+    return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+
+
+def _records(reports: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (job, trial, train size)."""
+    rows = []
+    for rep in reports:
+        for r in rep["results"]:
+            for row in r["rows"]:
+                rows.append({"table": rep["table"], "benchmark": r["benchmark"],
+                             "target": r["target"], "surrogate_labels": r["surrogate_labels"],
+                             "family": rep["family"], "predictor": rep["predictor"],
+                             "trial": r["trial"], "pool_size": r["pool_size"],
+                             "test_size": r["test_size"],
+                             "test_ids_sha256": r["test_ids_sha256"], **row})
+    return pd.DataFrame(rows)
+
+
+KEYS = ["table", "benchmark", "target", "surrogate_labels", "family", "predictor",
+        "train_size"]
+
+
+def summarise(df: pd.DataFrame, columns: list[str], ci: bool = True) -> pd.DataFrame:
+    """Mean (and 95 % interval) of ``columns`` over trials per :data:`KEYS` group."""
+    grouped = df.groupby(KEYS, sort=False, dropna=False)
+    out = grouped.agg(n_trials=("trial", "nunique"), pool_size=("pool_size", "max"),
+                      test_size=("test_size", "max"))
+    for c in columns:
+        out[f"{c}_mean"] = grouped[c].mean()
+        if ci:
+            out[f"{c}_ci95"] = grouped[c].agg(_ci95)
+    return out.reset_index()
+
+
+def predictor_families_table(params: Mapping[str, Any]) -> pd.DataFrame:
+    """Every metric's mean and 95 % interval per table, predictor and train size."""
+    df = _records(load_family_results(params))
+    out = summarise(df, metric_names(params))
+    recorded = summarise(df, ["label_time_s", "query_time_data_s"], ci=False)
+    return out.merge(recorded, on=[*KEYS, "n_trials", "pool_size", "test_size"])
+
+
+def predictor_families_time_table(params: Mapping[str, Any]) -> pd.DataFrame:
+    """Measured fit, query (per architecture) and initialization times, means over trials."""
+    df = _records(load_family_results(params, timing=True))
+    return summarise(df, ["label_time_s", *TIMES], ci=False)
+
+
+def _paired(gain: np.ndarray) -> tuple[float, float]:
+    """(paired t-test p, Wilcoxon signed-rank p) of the per-trial gains; NaN if undefined."""
+    if len(gain) < 2 or np.all(gain == 0):
+        return math.nan, math.nan
+    # equal gains in every trial: no variance, the t statistic is undefined
+    p_t = float(stats.ttest_1samp(gain, 0.0).pvalue) if np.ptp(gain) > 0 else math.nan
+    p_w = float(stats.wilcoxon(gain).pvalue)
+    return p_t, p_w
+
+
+def omni_gain_table(params: Mapping[str, Any]) -> pd.DataFrame:
+    """OMNI vs the best single predictor per table and train size (paired over trials).
+
+    Raises:
+        ConfigError: no table runs ``omni``, or its predictors' test sets differ.
+    """
+    df = _records(load_family_results(params))
+    rows = []
+    for table, t in df.groupby("table", sort=False):
+        omni = t[t["predictor"] == "omni"]
+        if omni.empty:
+            continue
+        tests = t.groupby("trial")["test_ids_sha256"].nunique()
+        if (tests > 1).any():
+            raise ConfigError(f"table {table}: its predictors have different test sets in "
+                              f"trial {int(tests.idxmax())}; give them one pool "
+                              f"(families.tables.{table}.require) to pair them")
+        others = t[t["predictor"] != "omni"]
+        for n, o in omni.groupby("train_size", sort=True):
+            # a single predictor at this train size, or one that trains on nothing
+            cand = others[(others["train_size"] == n) | (others["train_size"] == 0)]
+            if cand.empty:
+                continue
+            means = cand.groupby("predictor", sort=False)["kendall_tau"].mean()
+            best = str(means.idxmax())
+            b = cand[cand["predictor"] == best].set_index("trial")["kendall_tau"]
+            a = o.set_index("trial")["kendall_tau"]
+            trials = a.index.intersection(b.index)
+            gain = (a.loc[trials] - b.loc[trials]).to_numpy(dtype=np.float64)
+            p_t, p_w = _paired(gain)
+            first = o.iloc[0]
+            rows.append({
+                "table": table, "benchmark": first["benchmark"], "target": first["target"],
+                "surrogate_labels": first["surrogate_labels"], "train_size": int(n),
+                "n_trials": len(trials), "omni_kendall_tau": float(a.loc[trials].mean()),
+                "best_single": best,
+                "best_single_family": cand[cand["predictor"] == best]["family"].iloc[0],
+                "best_single_kendall_tau": float(b.loc[trials].mean()),
+                "gain_mean": float(gain.mean()),
+                "gain_ci95": _ci95(pd.Series(gain)),
+                "omni_wins": int((gain > 0).sum()), "p_ttest": p_t, "p_wilcoxon": p_w,
+            })
+    if not rows:
+        raise ConfigError("no table of params.yaml's families section runs 'omni'")
+    return pd.DataFrame(rows)
+
+
+def zero_cost_tables(params: Mapping[str, Any]) -> list[str]:
+    """Processed tables of ``families.zero_cost.benchmarks`` (one per task); the target is
+    ``families.zero_cost.targets`` of the table, else of its benchmark, else the table's
+    default."""
+    return [s for b in params["families"]["zero_cost"]["benchmarks"]
+            for s in processed_stems(b)]
+
+
+def zero_cost_summary(params: Mapping[str, Any]) -> pd.DataFrame:
+    """Every proxy's rank correlations on every table, beside the published values."""
+    from nasrank.families.data import TableData
+    from nasrank.families.protocol import zero_cost_table
+
+    cfg = params["families"]["zero_cost"]
+    frames = []
+    for stem in zero_cost_tables(params):
+        bench = stem.split("-", 1)[0]
+        td = TableData.load(stem, params["data"]["processed_dir"])
+        targets = cfg.get("targets") or {}
+        df = zero_cost_table(td, target=targets.get(stem, targets.get(bench)))
+        df.insert(2, "surrogate_labels", td.surrogate_labels)
+        published = PUBLISHED_ZERO_COST.get(stem, {})
+        df["published_abs_spearman"] = [published.get(p, math.nan) for p in df["proxy"]]
+        df["published_over"] = [PUBLISHED_OVER[bench] if p in published else ""
+                                for p in df["proxy"]]
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+#: table name -> builder
+FAMILY_TABLES: dict[str, Callable[[Mapping[str, Any]], pd.DataFrame]] = {
+    "predictor_families": predictor_families_table,
+    "predictor_families_time": predictor_families_time_table,
+    "omni_gain": omni_gain_table,
+    "zero_cost": zero_cost_summary,
+}
+
+
+#: figure -> the table whose inputs it reads
+FIGURE_SOURCES = {"families_tau_vs_train_size": "predictor_families",
+                  "families_tau_vs_init_time": "predictor_families_time",
+                  "zero_cost_heatmap": "zero_cost"}
+
+
+def family_table_inputs(params: Mapping[str, Any], name: str) -> list[str]:
+    """The files table (or figure) ``name`` reads: job reports or processed tables."""
+    name = FIGURE_SOURCES.get(name, name)
+    if name == "zero_cost":
+        return [f"{params['data']['processed_dir']}/{s}.parquet"
+                for s in zero_cost_tables(params)]
+    families_dir = params["reports"]["families_dir"]
+    jobs = family_jobs(params)
+    files = [j.output(families_dir) for j in jobs]
+    if name == "predictor_families_time":
+        files += [j.timing_output(families_dir) for j in jobs]
+    return files
