@@ -13,6 +13,7 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/families.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

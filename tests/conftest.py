@@ -65,4 +65,5 @@ def tmp_params(root: Path, **data: object) -> dict:
     params["data"].update(data)
     params["reports"] = {f"{k}_dir": str(root / "reports" / k)
                          for k in ("metrics", "tables", "search", "families", "figures")}
+    params["reports"]["published"] = str(REPO / "reports" / "published.yaml")
     return params

@@ -645,3 +645,21 @@ def test_family_command_errors(params: dict, tmp_path: Path,
         assert main(["--params", path, "-q", "families", key]) == 0
     assert main(["--params", path, "table", "omni_gain"]) == 2
     assert "different test sets" in capsys.readouterr().err
+
+
+def test_gp_starts_from_the_median_distance() -> None:
+    """On wide one-hot inputs (DARTS: 192 bits) the GP starts its length scale at the
+    median pairwise distance and does not collapse to the constant mean."""
+    from scipy.spatial.distance import pdist
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((260, 192)) < 0.1).astype(np.float32)
+    y = x[:, :12] @ rng.normal(size=12) + 0.05 * rng.normal(size=260)
+    model = get_predictor("gp", (192,), seed=0)
+    assert model.options["length_scale"] == "median"
+    model.fit(x[:200], y[:200])
+    assert model._length_scale == pytest.approx(float(np.median(pdist(x[:200]))))
+    pred = model.predict(x[200:])
+    assert np.ptp(pred) > 0 and stats.kendalltau(y[200:], pred).statistic > 0.3
+    with pytest.raises(ConfigError, match="'length_scale' must be a positive number"):
+        get_predictor("gp", (4,), length_scale="mean")

@@ -75,9 +75,9 @@ def small_params(root: Path, reports: Path | None = None) -> dict[str, Any]:
     2-epoch training, tiny predictors and a short GA: fast enough for a unit test."""
     params = tmp_params(root)
     if reports is not None:
-        params["reports"] = {k: str(reports / k.removesuffix("_dir"))
-                             for k in ("metrics_dir", "tables_dir", "search_dir",
-                                       "families_dir", "figures_dir")}
+        params["reports"].update({k: str(reports / k.removesuffix("_dir"))
+                                  for k in ("metrics_dir", "tables_dir", "search_dir",
+                                            "families_dir", "figures_dir")})
     params["train"]["epochs"] = 2
     params["train"]["by_predictor"] = {"gcn": {"batch_size": 32, "epochs": 2},
                                        "mlp": {"batch_size": 32, "epochs": 2}}

@@ -26,13 +26,11 @@ import yaml
 
 from nasrank.benchmarks import processed_stems
 from nasrank.config import MIRROR_ENV
-from nasrank.experiments import TABLES, all_runs
-from nasrank.families.figures import FAMILY_FIGURES
+from nasrank.experiments import all_runs
 from nasrank.families.jobs import family_jobs
-from nasrank.families.tables import FAMILY_TABLES
 from nasrank.io import read_metadata
+from nasrank.report.registry import ALL_FIGURES, ALL_TABLES
 from nasrank.search.runner import search_jobs
-from nasrank.search.tables import SEARCH_TABLES
 
 BIN = Path(sys.executable).parent
 E2E_TIMEOUT_S = 15 * 60
@@ -44,7 +42,8 @@ CHECK_REPORT = "reports/checks/nb101_params.json"
 # What a workflow copy needs: the rules run `python -m nasrank` from <copy>/src, and
 # every rule's `conda:` directive names environment.yml (Snakemake records its hash even
 # without --use-conda, and fails the job where the file is absent).
-WORKFLOW_FILES = ("Snakefile", "workflow", "params.yaml", "environment.yml", "src")
+WORKFLOW_FILES = ("Snakefile", "workflow", "params.yaml", "environment.yml", "src",
+                  "reports/published.yaml")
 
 
 def _tool(name: str) -> str:
@@ -92,6 +91,7 @@ def copy_workflow(repo: Path, dest: Path, extra: tuple[str, ...] = ()) -> Path:
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=ignore)
         else:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
     return dest
 
@@ -180,10 +180,11 @@ def test_snakemake_list_rules(repo: Path) -> None:
         "stats_nb101",
         "train",
         "evaluate",
-        *(f"table_{name}" for name in [*TABLES, *SEARCH_TABLES, *FAMILY_TABLES]),
+        *(f"table_{name}" for name in ALL_TABLES),
         *(f"search_{job.name}" for job in search_jobs(params)),
         *(f"families_{job.name}" for job in family_jobs(params)),
-        *(f"figure_{name}" for name in FAMILY_FIGURES),
+        *(f"figure_{name}" for name in ALL_FIGURES),
+        "report_html",
         *(f"ingest_{b}" for b in benches),
     }
 
@@ -254,9 +255,10 @@ def _expected_targets(params: dict[str, Any]) -> list[str]:
         targets += [job.output(params["reports"]["families_dir"]),
                     job.timing_output(params["reports"]["families_dir"])]
     tables = params["reports"]["tables_dir"]
-    targets += [f"{tables}/{name}.{ext}" for name in [*TABLES, *SEARCH_TABLES, *FAMILY_TABLES]
-                for ext in ("csv", "md")]
-    targets += [f"{params['reports']['figures_dir']}/{name}.png" for name in FAMILY_FIGURES]
+    targets += [f"{tables}/{name}.{ext}" for name in ALL_TABLES for ext in ("csv", "md", "tex")]
+    targets += [f"{params['reports']['figures_dir']}/{name}.{ext}" for name in ALL_FIGURES
+                for ext in ("png", "pdf")]
+    targets.append(str(Path(tables).parent / "index.html"))
     return targets
 
 
@@ -273,8 +275,9 @@ def _expected_logs(params: dict[str, Any]) -> list[str]:
              for run in all_runs(params)]
     logs += [f"logs/search/{job.key}.log" for job in search_jobs(params)]
     logs += [f"logs/families/{job.key}.log" for job in family_jobs(params)]
-    logs += [f"logs/table/{name}.log" for name in [*TABLES, *SEARCH_TABLES, *FAMILY_TABLES]]
-    logs += [f"logs/figure/{name}.log" for name in FAMILY_FIGURES]
+    logs += [f"logs/table/{name}.log" for name in ALL_TABLES]
+    logs += [f"logs/figure/{name}.log" for name in ALL_FIGURES]
+    logs.append("logs/report/index.log")
     return sorted([*logs, "logs/enumerate/nb101.log", "logs/stats/nb101.log",
                    "logs/check/nb101_params.log"])
 
@@ -345,10 +348,11 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
         "encode": len(features),
         "train": len(all_runs(params)),
         "evaluate": len(all_runs(params)),
-        **{f"table_{name}": 1 for name in [*TABLES, *SEARCH_TABLES, *FAMILY_TABLES]},
+        **{f"table_{name}": 1 for name in ALL_TABLES},
         **{f"search_{job.name}": 1 for job in search_jobs(params)},
         **{f"families_{job.name}": 1 for job in family_jobs(params)},
-        **{f"figure_{name}": 1 for name in FAMILY_FIGURES},
+        **{f"figure_{name}": 1 for name in ALL_FIGURES},
+        "report_html": 1,
         "all": 1,
         **{f"ingest_{b}": 1 for b in params["benchmarks"]},
     }
@@ -385,6 +389,15 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
     logs = sorted(str(p.relative_to(work)) for p in (work / "logs").rglob("*.log"))
     assert logs == _expected_logs(params)
     assert "rows ->" in (work / "logs/ingest/nbmacro.log").read_text(encoding="utf-8")
+
+    # The HTML report embeds every figure; Snakemake's own report has them with captions.
+    index = (work / "reports" / "index.html").read_text(encoding="utf-8")
+    assert index.count('src="data:image/png;base64,') == len(ALL_FIGURES)
+    proc = _run([snakemake, "--report", "snakemake_report.html"], cwd=work, env=env)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    snake_report = (work / "snakemake_report.html").read_text(encoding="utf-8")
+    assert all(f"{name}.png" in snake_report for name in ALL_FIGURES)
+    (work / "snakemake_report.html").unlink()
 
     # Up to date: a dry run plans nothing.
     proc = _run([snakemake, "-n"], cwd=work, env=env)
@@ -549,3 +562,30 @@ def test_dvc_dag_is_valid(dvc_copy: Path) -> None:
     proc = _run([_tool("dvc"), "dag"], cwd=dvc_copy, env=_env())
     assert proc.returncode == 0, proc.stdout
     assert "stats_nb101" in proc.stdout
+
+
+def test_dvc_metrics_and_plots_show(dvc_copy: Path, repo: Path) -> None:
+    """`dvc metrics show` reads the evaluation metrics and `dvc plots show` the figures
+    that dvc.yaml declares (the committed results copied into the fresh repository)."""
+    params = _repo_params(dvc_copy)
+    metrics = sorted((repo / params["reports"]["metrics_dir"]).rglob("*.json"))
+    figures = sorted((repo / params["reports"]["figures_dir"]).glob("*.png"))
+    if not metrics or not figures:
+        pytest.skip("no committed metrics or figures to show")
+    for src in [*metrics, *figures]:
+        dest = dvc_copy / src.relative_to(repo)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest)
+    dvc = _tool("dvc")
+    proc = _run([dvc, "metrics", "show", "--json"], cwd=dvc_copy, env=_env())
+    assert proc.returncode == 0, proc.stdout
+    shown = json.loads(proc.stdout[proc.stdout.index("{"):])[""]["data"]
+    declared = {str(p.relative_to(repo)) for p in metrics}
+    assert declared & set(shown), sorted(shown)[:5]
+    any_file = sorted(declared & set(shown))[0]
+    assert "kendall_tau" in shown[any_file]["data"]["metrics"]
+    proc = _run([dvc, "plots", "show", "--json"], cwd=dvc_copy, env=_env())
+    assert proc.returncode == 0, proc.stdout
+    text = proc.stdout
+    for fig in figures:
+        assert str(fig.relative_to(repo)) in text, fig.name

@@ -22,7 +22,8 @@ Usage::
     nasrank families --list              # the predictor-family jobs of params.yaml
     nasrank families nb101/early_stop_12 # reports/families/nb101/early_stop_12{,.timing}.json
     nasrank table renas_ktau_vs_train_size   # reports/tables/<name>.{csv,md}
-    nasrank figure zero_cost_heatmap     # reports/figures/<name>.png
+    nasrank figure zero_cost_heatmap     # reports/figures/<name>.{png,pdf}
+    nasrank report                       # reports/index.html (every table and figure)
     nasrank dvc-yaml [--check]           # dvc.yaml generated from params.yaml
 """
 
@@ -255,28 +256,32 @@ def cmd_families(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
 
 def cmd_figure(args: argparse.Namespace, params: dict[str, Any]) -> None:
-    from nasrank.families.figures import FAMILY_FIGURES
+    from nasrank.report.registry import ALL_FIGURES
 
-    if args.name not in FAMILY_FIGURES:
+    if args.name not in ALL_FIGURES:
         raise ConfigError(f"unknown figure {args.name!r}; available: "
-                          f"{', '.join(FAMILY_FIGURES)}")
-    dest = Path(params["reports"]["figures_dir"]) / f"{args.name}.png"
-    FAMILY_FIGURES[args.name](params, dest)
-    log.info("wrote %s", dest)
+                          f"{', '.join(ALL_FIGURES)}")
+    for path in ALL_FIGURES[args.name](params, Path(params["reports"]["figures_dir"])
+                                       / args.name):
+        log.info("wrote %s", path)
+
+
+def cmd_report(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.report.html import build_report
+
+    log.info("wrote %s", build_report(params))
 
 
 def cmd_table(args: argparse.Namespace, params: dict[str, Any]) -> None:
-    from nasrank.experiments import TABLES
-    from nasrank.families.tables import FAMILY_TABLES
-    from nasrank.search.tables import SEARCH_TABLES
-    from nasrank.stats import write_table
+    from nasrank.report.html import caption_of
+    from nasrank.report.latex import write_tables
+    from nasrank.report.registry import ALL_TABLES
 
-    builders = {**{name: build for name, (_, build) in TABLES.items()}, **SEARCH_TABLES,
-                **FAMILY_TABLES}
-    if args.name not in builders:
-        raise ConfigError(f"unknown table {args.name!r}; available: {', '.join(builders)}")
-    df = builders[args.name](params)
-    for p in write_table(df, str(Path(params["reports"]["tables_dir"]) / args.name)):
+    if args.name not in ALL_TABLES:
+        raise ConfigError(f"unknown table {args.name!r}; available: {', '.join(ALL_TABLES)}")
+    df = ALL_TABLES[args.name](params)
+    stem = str(Path(params["reports"]["tables_dir"]) / args.name)
+    for p in write_tables(df, stem, caption=caption_of(args.name, "table")):
         log.info("wrote %s", p)
 
 
@@ -310,6 +315,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
     "table": cmd_table,
     "families": cmd_families,
     "figure": cmd_figure,
+    "report": cmd_report,
     "dvc-yaml": cmd_dvc_yaml,
 }
 
@@ -364,13 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("table", help="aggregate evaluated runs, searches or family jobs "
                        "into a table")
-    p.add_argument("name", help="renas_ktau_vs_train_size | loss_study | renas_search | "
-                   "renas_sample_selection | renas_subspace | loss_search | "
-                   "predictor_families | predictor_families_time | omni_gain | zero_cost")
+    p.add_argument("name", help="a table of nasrank.report.registry.ALL_TABLES, e.g. "
+                   "renas_search, loss_wins, zero_cost, renas_search_vs_published")
 
-    p = sub.add_parser("figure", help="draw a figure into reports/figures/NAME.png")
-    p.add_argument("name", help="families_tau_vs_train_size | families_tau_vs_init_time | "
-                   "zero_cost_heatmap")
+    p = sub.add_parser("figure", help="draw a figure into reports/figures/NAME.{png,pdf}")
+    p.add_argument("name", help="a figure of nasrank.report.registry.ALL_FIGURES, e.g. "
+                   "renas_rank_scatter, loss_heatmap_kendall_tau, zero_cost_heatmap")
+
+    p = sub.add_parser("report", help="the HTML report of every table and figure: "
+                       "reports/index.html")
 
     p = sub.add_parser("dvc-yaml", help="generate dvc.yaml from params.yaml")
     p.add_argument("--output", default="dvc.yaml")

@@ -10,14 +10,19 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from nasrank.benchmarks import processed_stems
 from nasrank.encodings import spec_source
-from nasrank.experiments import TABLES, experiment_runs
-from nasrank.families.figures import FAMILY_FIGURES
 from nasrank.families.jobs import family_jobs
-from nasrank.families.tables import FAMILY_TABLES, family_table_inputs
+from nasrank.report.html import report_inputs, section_of
+from nasrank.report.registry import (
+    ALL_FIGURES,
+    ALL_TABLES,
+    figure_inputs,
+    figure_params,
+    table_inputs,
+    table_params,
+)
 from nasrank.predictors import PREDICTORS
 from nasrank.io import write_text
 from nasrank.search.runner import search_jobs
-from nasrank.search.tables import SEARCH_TABLES, table_jobs
 
 
 validate(config, "../schemas/params.schema.yaml")
@@ -47,6 +52,7 @@ TABLES_DIR = config["reports"]["tables_dir"]
 SEARCH = config["reports"]["search_dir"]
 FAMILIES = config["reports"]["families_dir"]
 FIGURES = config["reports"]["figures_dir"]
+REPORT_HTML = str(Path(TABLES_DIR).parent / "index.html")
 TORCH_PREDICTORS = [n for n, spec in PREDICTORS.items() if spec.kind == "torch"]
 # Training jobs ask the scheduler for a GPU when params.yaml says train.device: cuda.
 GPUS = 1 if config["train"]["device"] == "cuda" else 0
@@ -80,11 +86,10 @@ def all_targets():
         targets += rules.stats_nb101.output
         targets += rules.check_nb101_params.output
     targets += [
-        f"{TABLES_DIR}/{name}.{ext}"
-        for name in [*TABLES, *SEARCH_TABLES, *FAMILY_TABLES]
-        for ext in ("csv", "md")
+        f"{TABLES_DIR}/{name}.{ext}" for name in ALL_TABLES for ext in ("csv", "md", "tex")
     ]
-    targets += [f"{FIGURES}/{name}.png" for name in FAMILY_FIGURES]
+    targets += [f"{FIGURES}/{name}.{ext}" for name in ALL_FIGURES for ext in ("png", "pdf")]
+    targets.append(REPORT_HTML)
     return targets
 
 
@@ -124,3 +129,25 @@ def family_settings(job):
     if job.encoding is not None:
         settings.update(train=config["train"], predictors=config["predictors"])
     return settings
+
+
+def _config_at(dotted):
+    value = config
+    for part in dotted.split("."):
+        value = value[part]
+    return value
+
+
+def table_settings(name):
+    """The params a table depends on (Snakemake reruns it when they change)."""
+    return {key: _config_at(key) for key in table_params(config, name)}
+
+
+def figure_settings(name):
+    """The params a figure reads besides its input files."""
+    return {key: _config_at(key) for key in figure_params(config, name)}
+
+
+def figure_category(name):
+    """The study of a figure (its category in `snakemake --report`)."""
+    return section_of(name, "figure")

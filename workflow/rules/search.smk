@@ -25,26 +25,3 @@ for job in search_jobs(config):
             gpu=GPUS if job.predictor is not None else 0,
         shell:
             "OMP_NUM_THREADS={threads} {params.cli} search {params.key} 2> {log}"
-
-
-for name in SEARCH_TABLES:
-
-    rule:
-        name:
-            f"table_{name}"
-        input:
-            [f for job in table_jobs(config, name) for f in job.outputs(SEARCH)],
-        output:
-            csv=f"{TABLES_DIR}/{name}.csv",
-            md=f"{TABLES_DIR}/{name}.md",
-        params:
-            cli=NASRANK,
-            name=name,
-        conda:
-            "../../environment.yml"
-        log:
-            f"logs/table/{name}.log",
-        resources:
-            mem_mb=1000,
-        shell:
-            "{params.cli} table {params.name} 2> {log}"

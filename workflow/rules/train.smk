@@ -54,26 +54,3 @@ rule evaluate:
     shell:
         "{params.cli} evaluate {wildcards.table} {wildcards.encoding} {wildcards.predictor} "
         "{wildcards.loss} --train-size {wildcards.size} --seed {wildcards.seed} 2> {log}"
-
-
-for name, (experiment, _) in TABLES.items():
-
-    rule:
-        name:
-            f"table_{name}"
-        input:
-            [f"{METRICS}/{r.run_id}.json" for r in experiment_runs(config, experiment)],
-        output:
-            csv=f"{TABLES_DIR}/{name}.csv",
-            md=f"{TABLES_DIR}/{name}.md",
-        params:
-            cli=NASRANK,
-            name=name,
-        conda:
-            "../../environment.yml"
-        log:
-            f"logs/table/{name}.log",
-        resources:
-            mem_mb=1000,
-        shell:
-            "{params.cli} table {params.name} 2> {log}"

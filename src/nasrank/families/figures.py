@@ -1,4 +1,4 @@
-"""Figures of the predictor-family study (matplotlib, written as PNG).
+"""Figures of the predictor-family study (matplotlib, written as PNG and PDF).
 
 * ``families_tau_vs_train_size``: one panel per table; Kendall tau (mean over trials,
   shaded 95 % interval) against the train size for every predictor that trains; the
@@ -12,12 +12,12 @@
 
 Usage::
 
-    FAMILY_FIGURES["zero_cost_heatmap"](params, "reports/figures/zero_cost_heatmap.png")
+    FAMILY_FIGURES["zero_cost_heatmap"](params, "reports/figures/zero_cost_heatmap")
+    # -> [reports/figures/zero_cost_heatmap.png, reports/figures/zero_cost_heatmap.pdf]
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -30,7 +30,6 @@ from nasrank.errors import ConfigError
 from nasrank.families.jobs import load_family_results
 from nasrank.families.predictors import COMBINED, LEARNING_CURVE, MODEL_BASED, ZERO_COST
 from nasrank.families.tables import _records, summarise, zero_cost_summary
-from nasrank.io import atomic_path
 
 __all__ = ["FAMILY_FIGURES", "write_figure"]
 
@@ -48,13 +47,15 @@ def _pyplot() -> Any:
     return plt
 
 
-def write_figure(fig: Any, dest: str | Path) -> None:
-    """Save ``fig`` as PNG atomically (fixed metadata: the same bytes for the same data)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
-    _pyplot().close(fig)
-    with atomic_path(dest, ".png") as tmp:
-        tmp.write_bytes(buf.getvalue())
+def write_figure(fig: Any, dest_stem: str | Path) -> list[Path]:
+    """Save ``fig`` as ``<stem>.png`` and ``<stem>.pdf`` atomically, with the report's fixed
+    metadata (the same bytes for the same data)."""
+    from nasrank.report.figures import save_figure
+
+    try:
+        return save_figure(fig, dest_stem)
+    finally:
+        _pyplot().close(fig)
 
 
 def _panels(n: int, width: float = 5.0, height: float = 3.8) -> tuple[Any, list[Any]]:
@@ -85,7 +86,7 @@ def _flat_lines(ax: Any, flat: pd.DataFrame, note: Callable[[pd.Series], str]) -
                    ls=(0, (4, 1 + i % 3)), lw=1.2, label=f"{r['predictor']}{note(r)}")
 
 
-def tau_vs_train_size(params: Mapping[str, Any], dest: str | Path) -> None:
+def tau_vs_train_size(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
     df = summarise(_records(load_family_results(params)), ["kendall_tau"])
     tables = list(dict.fromkeys(df["table"]))
     fig, axes = _panels(len(tables))
@@ -109,7 +110,7 @@ def tau_vs_train_size(params: Mapping[str, Any], dest: str | Path) -> None:
     fig.suptitle("Predictor families under NASLib's protocol: Kendall tau vs train size "
                  "(colour: model-based blue, combined red, learning-curve orange, "
                  "zero-cost green)", fontsize=9)
-    write_figure(fig, dest)
+    return write_figure(fig, dest)
 
 
 def _seconds(v: float) -> str:
@@ -118,7 +119,7 @@ def _seconds(v: float) -> str:
     return f"{v:.3g} s" if v >= 1 else f"{v * 1e3:.3g} ms"
 
 
-def tau_vs_init_time(params: Mapping[str, Any], dest: str | Path) -> None:
+def tau_vs_init_time(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
     tables = list(params["families"].get("init_time_tables") or [])
     if not tables:
         raise ConfigError("families.init_time_tables names no table for "
@@ -147,10 +148,10 @@ def tau_vs_init_time(params: Mapping[str, Any], dest: str | Path) -> None:
         ax.legend(fontsize=6, ncol=2, loc="lower right")
     fig.suptitle("Kendall tau vs initialization time (White et al. 2021, Fig. 2 style)",
                  fontsize=9)
-    write_figure(fig, dest)
+    return write_figure(fig, dest)
 
 
-def zero_cost_heatmap(params: Mapping[str, Any], dest: str | Path) -> None:
+def zero_cost_heatmap(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
     df = zero_cost_summary(params)
     grid = df.pivot(index="proxy", columns="table", values="abs_spearman")
     grid = grid.loc[list(dict.fromkeys(df["proxy"])), list(dict.fromkeys(df["table"]))]
@@ -172,11 +173,11 @@ def zero_cost_heatmap(params: Mapping[str, Any], dest: str | Path) -> None:
     fig.colorbar(im, ax=ax, label="|Spearman| with the target", shrink=0.8)
     ax.set_title("Zero-cost proxies (NASLib's scored cells; grey: not scored)"
                  + ("\n* surrogate labels" if surrogate else ""), fontsize=9)
-    write_figure(fig, dest)
+    return write_figure(fig, dest)
 
 
-#: figure name -> writer(params, dest)
-FAMILY_FIGURES: dict[str, Callable[[Mapping[str, Any], str | Path], None]] = {
+#: figure name -> writer(params, dest_stem) -> [png, pdf]
+FAMILY_FIGURES: dict[str, Callable[[Mapping[str, Any], str | Path], list[Path]]] = {
     "families_tau_vs_train_size": tau_vs_train_size,
     "families_tau_vs_init_time": tau_vs_init_time,
     "zero_cost_heatmap": zero_cost_heatmap,

@@ -11,8 +11,9 @@
   non-training ones at every size), paired by trial (both share the trial's test set):
   mean gain, its 95 % interval, a paired t-test and a Wilcoxon signed-rank test.
 * ``zero_cost``: |Spearman| and Kendall tau of every proxy on every table with proxies,
-  beside Abdelfattah et al.'s (ICLR 2021) published |Spearman|, which are over all 15,625
-  NB201 (or 423,624 NB101) cells and not over NASLib's 725 (292) that the mirror scores.
+  beside Abdelfattah et al.'s (ICLR 2021) published |Spearman| (reports/published.yaml),
+  which are over all 15,625 NB201 (or 423,624 NB101) cells and not over NASLib's 725
+  (292) that the mirror scores.
 
 Every table says ``surrogate_labels`` (DARTS: NB301 surrogate predictions).
 
@@ -35,22 +36,10 @@ from scipy import stats
 from nasrank.benchmarks import processed_stems
 from nasrank.errors import ConfigError
 from nasrank.families.jobs import TIMES, family_jobs, load_family_results
+from nasrank.metrics import mean_ci
 
-__all__ = ["FAMILY_TABLES", "PUBLISHED_ZERO_COST", "family_table_inputs", "metric_names",
-           "summarise"]
+__all__ = ["FAMILY_TABLES", "family_table_inputs", "metric_names", "summarise"]
 
-#: Abdelfattah et al. (ICLR 2021), |Spearman| with the final test accuracy over the whole
-#: space (the authors' notebooks; ../shared/papers/README.md): table -> proxy -> value.
-PUBLISHED_ZERO_COST: dict[str, dict[str, float]] = {
-    "nb201-cifar10": {"grad_norm": 0.594, "snip": 0.596, "grasp": 0.514, "fisher": 0.360,
-                      "synflow": 0.737, "jacov": 0.731},
-    "nb201-cifar100": {"grad_norm": 0.637, "snip": 0.637, "grasp": 0.547, "fisher": 0.385,
-                       "synflow": 0.763, "jacov": 0.704},
-    "nb201-imagenet16_120": {"grad_norm": 0.578, "snip": 0.578, "grasp": 0.549,
-                             "fisher": 0.327, "synflow": 0.751, "jacov": 0.701},
-    "nb101": {"grad_norm": 0.198, "snip": 0.164, "grasp": 0.448, "fisher": 0.257,
-              "synflow": 0.372, "jacov": 0.378},
-}
 #: the population and label the published values are over
 PUBLISHED_OVER = {"nb101": "all 423,624 cells, test accuracy",
                   "nb201": "all 15,625 cells, 200-epoch test accuracy"}
@@ -64,10 +53,12 @@ def metric_names(params: Mapping[str, Any]) -> list[str]:
 
 
 def _ci95(values: pd.Series) -> float:
+    """Half-width of the 95 % Student-t interval of the finite values (NaN below two)."""
     v = values.dropna().to_numpy(dtype=np.float64)
     if len(v) < 2:
         return math.nan
-    return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+    _, lo, hi = mean_ci(v)
+    return (hi - lo) / 2
 
 
 def _records(reports: list[dict[str, Any]]) -> pd.DataFrame:
@@ -184,8 +175,10 @@ def zero_cost_summary(params: Mapping[str, Any]) -> pd.DataFrame:
     """Every proxy's rank correlations on every table, beside the published values."""
     from nasrank.families.data import TableData
     from nasrank.families.protocol import zero_cost_table
+    from nasrank.report.published import load_published, published_path
 
     cfg = params["families"]["zero_cost"]
+    pub = load_published(published_path(params)).table("zero_cost").frame()
     frames = []
     for stem in zero_cost_tables(params):
         bench = stem.split("-", 1)[0]
@@ -193,7 +186,8 @@ def zero_cost_summary(params: Mapping[str, Any]) -> pd.DataFrame:
         targets = cfg.get("targets") or {}
         df = zero_cost_table(td, target=targets.get(stem, targets.get(bench)))
         df.insert(2, "surrogate_labels", td.surrogate_labels)
-        published = PUBLISHED_ZERO_COST.get(stem, {})
+        published = {p: v for t, p, v in zip(pub["table"], pub["proxy"], pub["abs_spearman"],
+                                             strict=True) if t == stem}
         df["published_abs_spearman"] = [published.get(p, math.nan) for p in df["proxy"]]
         df["published_over"] = [PUBLISHED_OVER[bench] if p in published else ""
                                 for p in df["proxy"]]
@@ -220,8 +214,10 @@ def family_table_inputs(params: Mapping[str, Any], name: str) -> list[str]:
     """The files table (or figure) ``name`` reads: job reports or processed tables."""
     name = FIGURE_SOURCES.get(name, name)
     if name == "zero_cost":
+        from nasrank.report.published import published_path
+
         return [f"{params['data']['processed_dir']}/{s}.parquet"
-                for s in zero_cost_tables(params)]
+                for s in zero_cost_tables(params)] + [str(published_path(params))]
     families_dir = params["reports"]["families_dir"]
     jobs = family_jobs(params)
     files = [j.output(families_dir) for j in jobs]

@@ -218,7 +218,7 @@ def _check_seed(pred: str, seed: Any) -> int:
     return seed
 
 
-def _build_gp(shape, layout, *, seed=0, kernel="rbf", nu=2.5, length_scale=1.0,
+def _build_gp(shape, layout, *, seed=0, kernel="rbf", nu=2.5, length_scale="median",
               noise_level=0.1, normalize_y=True, n_restarts_optimizer=0, alpha=1e-8):
     from nasrank.predictors.regressors import GPPredictor
 
@@ -228,15 +228,16 @@ def _build_gp(shape, layout, *, seed=0, kernel="rbf", nu=2.5, length_scale=1.0,
                           f"got {kernel!r}")
     if nu not in (0.5, 1.5, 2.5):
         raise ConfigError(f"predictor 'gp': option 'nu' must be 0.5, 1.5 or 2.5, got {nu!r}")
-    for key, value in (("length_scale", length_scale), ("noise_level", noise_level),
-                       ("alpha", alpha)):
+    if length_scale != "median":
+        length_scale = _positive_number("gp", "length_scale", length_scale)
+    for key, value in (("noise_level", noise_level), ("alpha", alpha)):
         _positive_number("gp", key, value)
     if isinstance(n_restarts_optimizer, bool) or not isinstance(n_restarts_optimizer, int) \
             or n_restarts_optimizer < 0:
         raise ConfigError(f"predictor 'gp': option 'n_restarts_optimizer' must be an integer "
                           f">= 0, got {n_restarts_optimizer!r}")
     return GPPredictor(shape, seed=seed, kernel=kernel, nu=float(nu),
-                       length_scale=float(length_scale), noise_level=float(noise_level),
+                       length_scale=length_scale, noise_level=float(noise_level),
                        normalize_y=bool(normalize_y),
                        n_restarts_optimizer=n_restarts_optimizer, alpha=float(alpha))
 
@@ -323,7 +324,7 @@ PREDICTORS: dict[str, PredictorSpec] = {
             uses_loss=False,
             description="Gaussian process: scikit-learn GaussianProcessRegressor, "
             "Constant * RBF (or Matern) + White kernel, normalize_y, posterior mean",
-            defaults={"seed": 0, "kernel": "rbf", "nu": 2.5, "length_scale": 1.0,
+            defaults={"seed": 0, "kernel": "rbf", "nu": 2.5, "length_scale": "median",
                       "noise_level": 0.1, "normalize_y": True, "n_restarts_optimizer": 0,
                       "alpha": 1e-8},
             fits=_ANY,
