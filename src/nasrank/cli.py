@@ -25,11 +25,13 @@ Usage::
     nasrank figure zero_cost_heatmap     # reports/figures/<name>.{png,pdf}
     nasrank report                       # reports/index.html (every table and figure)
     nasrank dvc-yaml [--check]           # dvc.yaml generated from params.yaml
+    nasrank verify [--json]              # the workspace against dvc.lock (exit 1: differs)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -285,6 +287,15 @@ def cmd_table(args: argparse.Namespace, params: dict[str, Any]) -> None:
         log.info("wrote %s", p)
 
 
+def cmd_verify(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    from nasrank.verify import verify
+
+    lock = Path(args.lock)
+    report = verify(lock.resolve().parent, lock, stages=args.stage or None, deps=args.deps)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
+    return 0 if report.ok else 1
+
+
 def cmd_dvc_yaml(args: argparse.Namespace, params: dict[str, Any]) -> None:
     from nasrank.dvcgen import render
     from nasrank.io import write_text
@@ -302,7 +313,8 @@ def cmd_dvc_yaml(args: argparse.Namespace, params: dict[str, Any]) -> None:
     log.info("wrote %s", dest)
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
+#: command -> handler; a handler may return an exit code (``nasrank verify``: 1 = differs)
+COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], int | None]] = {
     "fetch": cmd_fetch,
     "enumerate": cmd_enumerate,
     "ingest": cmd_ingest,
@@ -316,6 +328,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
     "families": cmd_families,
     "figure": cmd_figure,
     "report": cmd_report,
+    "verify": cmd_verify,
     "dvc-yaml": cmd_dvc_yaml,
 }
 
@@ -380,6 +393,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="the HTML report of every table and figure: "
                        "reports/index.html")
 
+    p = sub.add_parser("verify", help="check the workspace's outputs against dvc.lock; "
+                       "exit 1 naming every file that differs")
+    p.add_argument("--lock", default="dvc.lock", help="the lock file (dvc.lock)")
+    p.add_argument("--stage", action="append", help="only this stage (repeatable; NAME "
+                   "selects every NAME@item)")
+    p.add_argument("--deps", action="store_true", help="check the dependencies too")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
     p = sub.add_parser("dvc-yaml", help="generate dvc.yaml from params.yaml")
     p.add_argument("--output", default="dvc.yaml")
     p.add_argument("--check", action="store_true", help="fail if the file is stale")
@@ -399,11 +420,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         params = load_params(args.params)
-        COMMANDS[args.command](args, params)
+        rc = COMMANDS[args.command](args, params)
     except NasrankError as exc:
         print(f"nasrank: error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return rc or 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,359 @@
+"""Tests of ``nasrank.verify`` against dvc.lock files written by the real DVC.
+
+A tiny Git + DVC repository is built once per module (three stages: file and directory
+outputs, a ``cache: false`` output, a foreach stage, a CRLF text file, files that
+``.dvcignore`` and DVC's defaults exclude) and copied for every test that damages it.
+DVC runs as a subprocess with the interpreter's bin directory first on PATH, like
+tests/test_workflow.py. The lock-format errors need no DVC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nasrank.errors import NasrankError, UnknownNameError
+from nasrank.verify import (
+    LockFormatError,
+    LockNotFoundError,
+    dir_hash,
+    file_md5,
+    manifest_md5,
+    verify,
+)
+
+BIN = Path(sys.executable).parent
+CRLF_TEXT = b"alpha,beta\r\n1,2\r\n3,4\r\n"
+TIMEOUT_S = 120
+
+MAKE_PY = f'''\
+import pathlib
+
+root = pathlib.Path("data")
+(root / "dir" / "sub").mkdir(parents=True, exist_ok=True)
+(root / "dir" / "__pycache__").mkdir(exist_ok=True)
+(root / "text.txt").write_bytes({CRLF_TEXT!r})
+(root / "blob.bin").write_bytes(bytes(range(256)) * 4)
+(root / "dir" / "a.txt").write_text("a\\n")
+(root / "dir" / "sub" / "b.bin").write_bytes(b"\\x00\\x01\\r\\n" * 10)
+(root / "dir" / "sub" / "empty").write_bytes(b"")
+(root / "dir" / "scratch.tmp").write_text("ignored by .dvcignore")
+(root / "dir" / "__pycache__" / "x.pyc").write_bytes(b"ignored too")
+'''
+
+DVC_YAML = {
+    "stages": {
+        "make": {
+            "cmd": "python make.py",
+            "deps": ["make.py"],
+            "params": ["seed"],
+            "outs": ["data/text.txt", "data/blob.bin", "data/dir"],
+        },
+        "count": {
+            "cmd": "python -c \"import os; n = sum(len(f) for _, _, f in os.walk('data/dir')); "
+                   "open('count.txt', 'w').write(str(n))\"",
+            "deps": ["data/dir"],
+            "outs": [{"count.txt": {"cache": False}}],
+        },
+        "copy": {
+            "foreach": ["a", "b"],
+            "do": {
+                "cmd": "python -c \"import shutil; "
+                       "shutil.copy('data/text.txt', 'copy_${item}.txt')\"",
+                "deps": ["data/text.txt"],
+                "outs": ["copy_${item}.txt"],
+            },
+        },
+    }
+}
+
+
+def _tool(name: str) -> str:
+    """The tool next to this interpreter (the venv's), else on PATH; skip if missing."""
+    path = BIN / name
+    if path.is_file() and os.access(path, os.X_OK):
+        return str(path)
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"`{name}` is not installed (looked in {BIN} and on PATH)")
+    return found
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
+    env["DVC_NO_ANALYTICS"] = "1"
+    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org")
+    return env
+
+
+def _run(argv: list[str], cwd: Path) -> str:
+    proc = subprocess.run(argv, cwd=cwd, env=_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, f"{' '.join(argv)} failed:\n{proc.stdout}"
+    return proc.stdout
+
+
+def _dvc(repo: Path, *args: str) -> str:
+    return _run([_tool("dvc"), *args], repo)
+
+
+def _status(repo: Path) -> dict[str, Any]:
+    """``dvc status --json``: stage -> list of changes ({} when up to date)."""
+    return json.loads(_dvc(repo, "status", "--json").strip().splitlines()[-1])
+
+
+def _lock(repo: Path) -> dict[str, Any]:
+    return yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+
+
+def _snapshot(repo: Path) -> dict[str, bytes]:
+    """Every workspace file's bytes, outside .git and .dvc."""
+    return {p.relative_to(repo).as_posix(): p.read_bytes() for p in sorted(repo.rglob("*"))
+            if p.is_file() and not {".git", ".dvc"} & set(p.relative_to(repo).parts)}
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Git + DVC repository after ``dvc repro``, shared read-only by the tests."""
+    git, dvc = _tool("git"), _tool("dvc")
+    repo = tmp_path_factory.mktemp("dvcrepo")
+    _run([git, "init", "-q"], repo)
+    _run([dvc, "init", "-q"], repo)
+    (repo / "make.py").write_text(MAKE_PY)
+    (repo / "params.yaml").write_text("seed: 0\n")
+    (repo / ".dvcignore").write_text("# test patterns\n__pycache__/\ndata/dir/*.tmp\n")
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML, sort_keys=False, width=200))
+    _run([dvc, "repro", "-q"], repo)
+    assert _status(repo) == {}
+    return repo
+
+
+@pytest.fixture
+def repo(pristine: Path, tmp_path: Path) -> Path:
+    """A private copy of the pristine repository (the cache is copied, not linked)."""
+    return Path(shutil.copytree(pristine, tmp_path / "repo", symlinks=True))
+
+
+def _kinds(report: Any) -> set[tuple[str, str, str]]:
+    return {(p.stage, p.path, p.kind) for p in report.problems}
+
+
+# --- DVC-backed tests -------------------------------------------------------------------
+
+
+def test_clean_workspace_is_ok_and_hashes_equal_dvcs(pristine: Path) -> None:
+    report = verify(pristine, deps=True)
+    assert report.ok, report.to_text()
+    lock = _lock(pristine)
+    assert set(lock) == {"make", "count", "copy@a", "copy@b"}
+    assert report.checked == sum(len(s.get("deps", [])) + len(s["outs"]) for s in lock.values())
+    assert report.to_text().endswith(f"all {report.checked} checked entries match")
+    for stage in lock.values():
+        for entry in stage["outs"]:
+            assert entry["hash"] == "md5"
+            path = pristine / entry["path"]
+            if entry["md5"].endswith(".dir"):
+                found = dir_hash(path, repo_root=pristine)
+                assert (found.md5, found.size, found.nfiles) == (
+                    entry["md5"], entry["size"], entry["nfiles"])
+            else:
+                assert file_md5(path) == entry["md5"]
+                assert path.stat().st_size == entry["size"]
+
+
+def test_directory_manifest_is_dvcs(pristine: Path) -> None:
+    entry = next(o for o in _lock(pristine)["make"]["outs"] if o["path"] == "data/dir")
+    md5 = entry["md5"]
+    cached = pristine / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    manifest = json.loads(cached.read_bytes())
+    found = dir_hash(pristine / "data/dir", repo_root=pristine)
+    # same rows, same serialisation: the .dir object's own MD5 is the recorded hash
+    assert manifest == [{"md5": m, "relpath": r} for r, (m, _) in sorted(found.files.items())]
+    assert hashlib.md5(cached.read_bytes()).hexdigest() + ".dir" == md5 == manifest_md5(manifest)
+    # .dvcignore patterns and DVC's defaults keep these out; the empty file is in
+    assert sorted(found.files) == ["a.txt", "sub/b.bin", "sub/empty"]
+    assert (pristine / "data/dir/scratch.tmp").is_file()
+    assert (pristine / "data/dir/__pycache__/x.pyc").is_file()
+
+
+def test_crlf_text_is_hashed_raw_as_dvc3_does(pristine: Path) -> None:
+    entry = next(o for o in _lock(pristine)["make"]["outs"] if o["path"] == "data/text.txt")
+    assert (pristine / "data/text.txt").read_bytes() == CRLF_TEXT
+    assert entry["md5"] == hashlib.md5(CRLF_TEXT).hexdigest() == file_md5(
+        pristine / "data/text.txt")
+    assert entry["md5"] != hashlib.md5(CRLF_TEXT.replace(b"\r\n", b"\n")).hexdigest()
+    assert entry["size"] == len(CRLF_TEXT)
+
+
+def test_damage_is_named_and_repaired(repo: Path) -> None:
+    before = _snapshot(repo)
+    (repo / "data/blob.bin").write_bytes(b"tampered")
+    (repo / "copy_a.txt").unlink()
+    (repo / "data/dir/sub/b.bin").write_bytes(b"corrupt")
+    (repo / "data/dir/a.txt").unlink()
+    (repo / "data/dir/new.txt").write_text("new")
+    (repo / "count.txt").write_text("999")
+
+    report = verify(repo)
+    assert not report.ok
+    assert _kinds(report) == {
+        ("make", "data/blob.bin", "modified"),
+        ("make", "data/dir", "modified"),
+        ("make", "data/dir/a.txt", "missing"),
+        ("make", "data/dir/sub/b.bin", "modified"),
+        ("make", "data/dir/new.txt", "added"),
+        ("copy@a", "copy_a.txt", "missing"),
+        ("count", "count.txt", "modified"),
+    }
+    blob = next(p for p in report.problems if p.path == "data/blob.bin")
+    assert (blob.actual, blob.actual_size) == (hashlib.md5(b"tampered").hexdigest(), 8)
+    assert blob.expected == hashlib.md5(before["data/blob.bin"]).hexdigest()
+    assert blob.expected_size == 1024
+    inner = next(p for p in report.problems if p.path == "data/dir/sub/b.bin")
+    assert inner.directory == "data/dir"
+    assert inner.actual == hashlib.md5(b"corrupt").hexdigest()
+    text = report.to_text().splitlines()
+    assert len(text) == len(report.problems) + 1
+    assert any(line.startswith("missing  copy_a.txt [stage copy@a, out]") for line in text)
+    assert "6 entries checked" in text[-1] and "(in 3 stages)" in text[-1]
+    assert json.loads(json.dumps(report.to_dict()))["ok"] is False
+
+    # DVC agrees on which outputs changed
+    changed = {(stage, path) for stage, changes in _status(repo).items()
+               for change in changes for path in change.get("changed outs", {})}
+    assert changed == {(p.stage, p.path) for p in report.problems if p.directory is None}
+
+    # deps too: the stages reading a damaged output name it
+    with_deps = verify(repo, deps=True)
+    assert ("count", "data/dir", "modified") in _kinds(with_deps)
+
+    _dvc(repo, "checkout", "--force")
+    assert _kinds(verify(repo)) == {("count", "count.txt", "modified")}  # not cached
+    _dvc(repo, "repro", "-q")
+    assert verify(repo, deps=True).ok
+    assert _snapshot(repo) == before
+
+
+def test_directory_without_cached_manifest(repo: Path) -> None:
+    shutil.rmtree(repo / ".dvc/cache")
+    (repo / "data/dir/a.txt").write_text("changed")
+    (problem,) = verify(repo, stages=["make"]).problems
+    assert (problem.path, problem.kind) == ("data/dir", "modified")
+    assert "cannot be named" in problem.detail
+    assert problem.actual == dir_hash(repo / "data/dir", repo_root=repo).md5
+
+
+def test_stage_selection(pristine: Path) -> None:
+    assert verify(pristine, stages=["copy"]).checked == 2  # copy@a, copy@b
+    assert verify(pristine, stages=["copy@b", "count"]).checked == 2
+    with pytest.raises(UnknownNameError, match=r"'nope'.*copy, count, make"):
+        verify(pristine, stages=["nope"])
+
+
+def test_legacy_dvc2_entries_hash_dos2unix(repo: Path) -> None:
+    """A lock entry without ``hash`` (DVC 2.x) is md5-dos2unix: the CRLF file differs."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    for entry in lock["stages"]["make"]["outs"]:
+        entry.pop("hash")
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    report = verify(repo, stages=["make"])
+    assert _kinds(report) == {("make", "data/text.txt", "modified")}
+    (problem,) = report.problems
+    assert problem.actual == hashlib.md5(CRLF_TEXT.replace(b"\r\n", b"\n")).hexdigest()
+    assert "data/text.txt" in _status(repo).get("make", [{}])[0].get("changed outs", {})
+
+
+# --- hashing and lock errors (no DVC needed) --------------------------------------------
+
+
+def test_dos2unix_matches_dvc_data(tmp_path: Path) -> None:
+    dvc_hash = pytest.importorskip("dvc_data.hashfile.hash")
+    files = {
+        "text": b"x,y\r\n" * 300_000,  # > 1 MiB: normalised chunk by chunk
+        "binary": b"\x00\r\n" * 100,
+        "mixed": b"a\r\n" * 10 + bytes(range(256)) * 2,
+        "empty": b"",
+    }
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert file_md5(path) == hashlib.md5(data).hexdigest()
+        for algo in ("md5", "md5-dos2unix"):
+            assert file_md5(path, algo) == dvc_hash.file_md5(str(path), name=algo), (name, algo)
+
+
+def _write_lock(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "dvc.lock"
+    path.write_text(text)
+    return path
+
+
+def test_missing_lock_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(LockNotFoundError, match=r"dvc\.lock does not exist.*dvc repro.*dvc commit"):
+        verify(tmp_path)
+    assert issubclass(LockNotFoundError, NasrankError)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("stages: [unclosed\n", r"dvc\.lock is not valid YAML"),
+    ("- a list\n", r"dvc\.lock: expected a mapping"),
+    ("schema: '3.0'\nstages: {}\n", r"key 'schema' is '3\.0'.*2\.0"),
+    ("stages: {}\n", r"key 'schema' is None"),
+    ("schema: '2.0'\nstages: [a]\n", r"key 'stages' must be a mapping"),
+    ("schema: '2.0'\nstages:\n  s:\n    outs:\n    - path: f\n      hash: md5\n",
+     r"key 'stages\.s\.outs\[0\]\.md5' is missing"),
+    ("schema: '2.0'\nstages:\n  s:\n    outs:\n    - path: f\n      hash: sha1\n      md5: x\n",
+     r"key 'stages\.s\.outs\[0\]\.hash' is 'sha1'"),
+    ("schema: '2.0'\nstages:\n  s:\n    outs:\n    - f\n",
+     r"key 'stages\.s\.outs\[0\]' must be a mapping"),
+])
+def test_malformed_lock_names_file_and_key(tmp_path: Path, text: str, match: str) -> None:
+    lock = _write_lock(tmp_path, text)
+    with pytest.raises(LockFormatError, match=match) as info:
+        verify(tmp_path, lock=lock)
+    assert str(lock) in str(info.value)
+
+
+def test_remote_entries_are_skipped(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"data")
+    md5 = hashlib.md5(b"data").hexdigest()
+    lock = _write_lock(tmp_path, (
+        "schema: '2.0'\nstages:\n  s:\n    deps:\n    - path: https://example.org/f\n"
+        f"      hash: md5\n      md5: x\n    outs:\n    - path: f\n      hash: md5\n"
+        f"      md5: {md5}\n      size: 4\n"))
+    report = verify(tmp_path, lock=lock, deps=True)
+    assert report.ok and report.checked == 1
+    assert report.skipped == ["https://example.org/f"]
+    assert "1 remote entries not checked" in report.to_text()
+
+
+def test_cli_exit_codes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`nasrank verify`: 0 when every output matches, 1 naming the file that differs, 2
+    without a lock; --json gives the same report as data."""
+    import json
+
+    from nasrank.cli import main
+
+    params = str(Path(__file__).resolve().parents[1] / "params.yaml")
+    lock = str(repo / "dvc.lock")
+    assert main(["--params", params, "verify", "--lock", lock]) == 0
+    capsys.readouterr()
+    (repo / "data/blob.bin").write_bytes(b"tampered")
+    assert main(["--params", params, "verify", "--lock", lock]) == 1
+    assert "data/blob.bin" in capsys.readouterr().out
+    assert main(["--params", params, "verify", "--lock", lock, "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [p["path"] for p in report["problems"]] == ["data/blob.bin"]
+    assert main(["--params", params, "verify", "--lock", str(repo / "nope.lock")]) == 2
+    assert "nope.lock" in capsys.readouterr().err
