@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+SMALL_TABLE = "omni_gain"  # replaced by a small frame whose cells the test checks
 
 
 def test_registries_cover_the_report() -> None:
@@ -67,7 +68,7 @@ def _fake_inputs(params: dict) -> None:
             dest = Path(params["reports"]["tables_dir"]) / f"{item.name}.csv"
             dest.parent.mkdir(parents=True, exist_ok=True)
             real = REPO / "reports" / "tables" / f"{item.name}.csv"
-            if real.is_file():
+            if real.is_file() and item.name != SMALL_TABLE:
                 shutil.copy(real, dest)
             else:
                 pd.DataFrame({"table": ["nb201-cifar10", "nb101"], "value": [0.5, float("nan")],
