@@ -45,8 +45,11 @@ def test_snakemake_report_captions_match() -> None:
     """workflow/report/NAME.rst (Snakemake's --report captions) say what the HTML says."""
     for name in ALL_FIGURES:
         rst = (REPO / "workflow" / "report" / f"{name}.rst").read_text(encoding="utf-8")
-        assert rst.splitlines()[0] == caption_of(name, "figure"), name
+        caption = caption_of(name, "figure")
+        assert rst.splitlines()[0] == caption, name
         assert f"nasrank figure {name}" in rst
+        # reStructuredText: |x| is a substitution, *x* emphasis, `x` a role
+        assert not re.search(r"[|*`]", caption), caption
 
 
 def test_inputs_are_declared() -> None:

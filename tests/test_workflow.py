@@ -393,7 +393,8 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
     # The HTML report embeds every figure; Snakemake's own report has them with captions.
     index = (work / "reports" / "index.html").read_text(encoding="utf-8")
     assert index.count('src="data:image/png;base64,') == len(ALL_FIGURES)
-    proc = _run([snakemake, "--report", "snakemake_report.html"], cwd=work, env=env)
+    proc = _run([snakemake, "--cores", "1", "--report", "snakemake_report.html"], cwd=work,
+                env=env)
     assert proc.returncode == 0, proc.stdout[-4000:]
     snake_report = (work / "snakemake_report.html").read_text(encoding="utf-8")
     assert all(f"{name}.png" in snake_report for name in ALL_FIGURES)

@@ -119,10 +119,10 @@ SECTIONS: tuple[Section, ...] = (
         "pool and one test set per table and trial. DARTS labels are NB301 surrogate "
         "predictions.",
         (
-            _t("zero_cost", "|Spearman| and Kendall tau of every zero-cost proxy per table, "
+            _t("zero_cost", "Absolute Spearman and Kendall tau of every zero-cost proxy per table, "
                "beside Abdelfattah et al.'s values (over all 15,625 NB201 cells; ours over "
                "NASLib's 725)."),
-            _f("zero_cost_heatmap", "|Spearman| of every proxy on every table."),
+            _f("zero_cost_heatmap", "Absolute Spearman correlation of every proxy on every table."),
             _f("families_tau_vs_train_size", "Kendall tau vs train size per predictor and "
                "family."),
             _f("families_tau_vs_init_time", "Kendall tau vs initialization time on NB101."),
