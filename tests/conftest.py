@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,38 @@ def tmp_params(root: Path, **data: object) -> dict:
                          for k in ("metrics", "tables", "search", "families", "figures")}
     params["reports"]["published"] = str(REPO / "reports" / "published.yaml")
     return params
+
+
+# --- external tools (dvc, git, snakemake) run as subprocesses -------------------------
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def venv_tool(name: str) -> str:
+    """The tool next to this interpreter (the venv's), else on PATH; skip if missing."""
+    path = VENV_BIN / name
+    if path.is_file() and os.access(path, os.X_OK):
+        return str(path)
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"`{name}` is not installed (looked in {VENV_BIN} and on PATH)")
+    return found
+
+
+def tool_env() -> dict[str, str]:
+    """The environment for a tool: the venv first on PATH, no PYTHONPATH, no DVC
+    analytics, a git identity."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
+    env["DVC_NO_ANALYTICS"] = "1"
+    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org")
+    return env
+
+
+def run_ok(argv: list[str], cwd: Path, timeout: float = 120) -> str:
+    """Run ``argv`` in ``cwd``; its output, or a failure showing it."""
+    proc = subprocess.run(argv, cwd=cwd, env=tool_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(argv)} failed:\n{proc.stdout}"
+    return proc.stdout

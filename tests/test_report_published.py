@@ -208,7 +208,7 @@ def test_not_yaml_or_missing(tmp_path: Path) -> None:
     path.write_text("tables: [unclosed\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=f"{path}: not valid YAML"):
         load_published(path)
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match="no such published-numbers file"):
         load_published(tmp_path / "absent.yaml")
 
 

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from conftest import run_ok, venv_tool
 
 from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.verify import (
@@ -31,9 +29,7 @@ from nasrank.verify import (
     verify,
 )
 
-BIN = Path(sys.executable).parent
 CRLF_TEXT = b"alpha,beta\r\n1,2\r\n3,4\r\n"
-TIMEOUT_S = 120
 
 MAKE_PY = f'''\
 import pathlib
@@ -77,35 +73,14 @@ DVC_YAML = {
 }
 
 
-def _tool(name: str) -> str:
-    """The tool next to this interpreter (the venv's), else on PATH; skip if missing."""
-    path = BIN / name
-    if path.is_file() and os.access(path, os.X_OK):
-        return str(path)
-    found = shutil.which(name)
-    if found is None:
-        pytest.skip(f"`{name}` is not installed (looked in {BIN} and on PATH)")
-    return found
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
-    env["DVC_NO_ANALYTICS"] = "1"
-    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org")
-    return env
 
 
-def _run(argv: list[str], cwd: Path) -> str:
-    proc = subprocess.run(argv, cwd=cwd, env=_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT_S)
-    assert proc.returncode == 0, f"{' '.join(argv)} failed:\n{proc.stdout}"
-    return proc.stdout
 
 
 def _dvc(repo: Path, *args: str) -> str:
-    return _run([_tool("dvc"), *args], repo)
+    return run_ok([venv_tool("dvc"), *args], repo)
 
 
 def _status(repo: Path) -> dict[str, Any]:
@@ -126,15 +101,15 @@ def _snapshot(repo: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Git + DVC repository after ``dvc repro``, shared read-only by the tests."""
-    git, dvc = _tool("git"), _tool("dvc")
+    git, dvc = venv_tool("git"), venv_tool("dvc")
     repo = tmp_path_factory.mktemp("dvcrepo")
-    _run([git, "init", "-q"], repo)
-    _run([dvc, "init", "-q"], repo)
+    run_ok([git, "init", "-q"], repo)
+    run_ok([dvc, "init", "-q"], repo)
     (repo / "make.py").write_text(MAKE_PY)
     (repo / "params.yaml").write_text("seed: 0\n")
     (repo / ".dvcignore").write_text("# test patterns\n__pycache__/\ndata/dir/*.tmp\n")
     (repo / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML, sort_keys=False, width=200))
-    _run([dvc, "repro", "-q"], repo)
+    run_ok([dvc, "repro", "-q"], repo)
     assert _status(repo) == {}
     return repo
 

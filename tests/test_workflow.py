@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import venv_tool
 
 from nasrank.benchmarks import processed_stems
 from nasrank.config import MIRROR_ENV
@@ -46,15 +47,6 @@ WORKFLOW_FILES = ("Snakefile", "workflow", "params.yaml", "environment.yml", "sr
                   "reports/published.yaml")
 
 
-def _tool(name: str) -> str:
-    """The tool next to this interpreter (the venv's), else on PATH; skip if missing."""
-    path = BIN / name
-    if path.is_file() and os.access(path, os.X_OK):
-        return str(path)
-    found = shutil.which(name)
-    if found is None:
-        pytest.skip(f"`{name}` is not installed (looked in {BIN} and on PATH)")
-    return found
 
 
 def _env(mirror: Path | None = None) -> dict[str, str]:
@@ -151,14 +143,14 @@ def shrink_training(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_snakemake_lint(repo: Path) -> None:
-    snakemake = _tool("snakemake")
+    snakemake = venv_tool("snakemake")
     proc = _run([snakemake, "--lint"], cwd=repo, env=_env())
     assert proc.returncode == 0, proc.stdout
 
 
 def test_snakemake_list_rules(repo: Path) -> None:
     """One ingest rule per configured benchmark, plus fetch, enumerate, stats and all."""
-    snakemake = _tool("snakemake")
+    snakemake = venv_tool("snakemake")
     proc = subprocess.run(
         [snakemake, "--list-rules"],
         cwd=repo,
@@ -208,7 +200,7 @@ def test_snakemake_rejects_bad_configfile(
     repo: Path, tmp_path: Path, text: Any, expected: list[str]
 ) -> None:
     """Snakemake validates the merged config against the schema before planning."""
-    snakemake = _tool("snakemake")
+    snakemake = venv_tool("snakemake")
     params = _repo_params(repo)
     text(params)
     bad = tmp_path / "bad.yaml"
@@ -320,7 +312,7 @@ def _check_features(work: Path, params: dict[str, Any]) -> None:
 @pytest.mark.slow
 @pytest.mark.mirror
 def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
-    snakemake = _tool("snakemake")
+    snakemake = venv_tool("snakemake")
     work = copy_workflow(repo, tmp_path / "wf")
     env = _env(mirror)
     params = shrink_training(_repo_params(work))
@@ -435,7 +427,7 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
 @pytest.mark.mirror
 def test_configfile_override_reaches_cli(repo: Path, tmp_path: Path, mirror: Path) -> None:
     """A --configfile that moves processed_dir is honoured by the commands the rules run."""
-    snakemake = _tool("snakemake")
+    snakemake = venv_tool("snakemake")
     work = copy_workflow(repo, tmp_path / "wf")
     params = _repo_params(work)
     params["benchmarks"] = ["nbmacro"]
@@ -456,7 +448,7 @@ def dvc_copy(repo: Path, tmp_path: Path) -> Path:
     """A copy of the workflow with dvc.yaml, in a fresh git + DVC repository."""
     if not (repo / "dvc.yaml").is_file():
         pytest.skip("dvc.yaml is absent from the repository")
-    dvc = _tool("dvc")
+    dvc = venv_tool("dvc")
     git = shutil.which("git")
     if git is None:
         pytest.skip("git is not installed (DVC needs a git repository)")
@@ -497,7 +489,7 @@ def _stage_rule(stage: str) -> str:
 
 def _snakemake_rules(work: Path) -> set[str]:
     proc = subprocess.run(
-        [_tool("snakemake"), "--list-rules"],
+        [venv_tool("snakemake"), "--list-rules"],
         cwd=work,
         env=_env(),
         capture_output=True,
@@ -511,7 +503,7 @@ def _snakemake_rules(work: Path) -> set[str]:
 def test_dvc_stage_per_snakemake_rule(dvc_copy: Path) -> None:
     """Every Snakemake rule has DVC stages named after it (``rule`` or ``rule@key``), and
     every DVC stage is named after a Snakemake rule."""
-    proc = _run([_tool("dvc"), "stage", "list", "--name-only"], cwd=dvc_copy, env=_env())
+    proc = _run([venv_tool("dvc"), "stage", "list", "--name-only"], cwd=dvc_copy, env=_env())
     assert proc.returncode == 0, proc.stdout
     stages = set(proc.stdout.split())
     rules = _snakemake_rules(dvc_copy)
@@ -527,7 +519,7 @@ def test_dvc_stage_per_snakemake_rule(dvc_copy: Path) -> None:
 def test_dvc_outputs_match_snakemake(dvc_copy: Path) -> None:
     """Snakemake jobs and DVC stages correspond one to one: each job (but `all`) matches
     exactly one stage named after its rule with the same output set, and vice versa."""
-    proc = _run([_tool("snakemake"), "-n", "--forceall"], cwd=dvc_copy, env=_env())
+    proc = _run([venv_tool("snakemake"), "-n", "--forceall"], cwd=dvc_copy, env=_env())
     assert proc.returncode == 0, proc.stdout
     jobs = [(rule, outs) for rule, sets in planned_jobs(proc.stdout).items() if rule != "all"
             for outs in sets]
@@ -560,7 +552,7 @@ def test_dvc_outputs_match_snakemake(dvc_copy: Path) -> None:
 
 
 def test_dvc_dag_is_valid(dvc_copy: Path) -> None:
-    proc = _run([_tool("dvc"), "dag"], cwd=dvc_copy, env=_env())
+    proc = _run([venv_tool("dvc"), "dag"], cwd=dvc_copy, env=_env())
     assert proc.returncode == 0, proc.stdout
     assert "stats_nb101" in proc.stdout
 
@@ -577,7 +569,7 @@ def test_dvc_metrics_and_plots_show(dvc_copy: Path, repo: Path) -> None:
         dest = dvc_copy / src.relative_to(repo)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)
-    dvc = _tool("dvc")
+    dvc = venv_tool("dvc")
     proc = _run([dvc, "metrics", "show", "--json"], cwd=dvc_copy, env=_env())
     assert proc.returncode == 0, proc.stdout
     shown = json.loads(proc.stdout[proc.stdout.index("{"):])[""]["data"]

@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from nasrank.errors import ConfigError
+from nasrank.errors import ConfigError, NasrankError
 
 MIRROR_ENV = "NASRANK_MIRROR"
 SCHEMA_NAME = "params.schema.yaml"
@@ -72,6 +72,21 @@ def _one_line(exc: yaml.YAMLError) -> str:
     return f"{problem}{where}"
 
 
+def read_yaml(path: str | os.PathLike[str], what: str,
+              invalid: type[NasrankError] = ConfigError) -> Any:
+    """The parsed YAML of ``path``, or an error naming the file: ``ConfigError`` when it is
+    missing or unreadable, ``invalid`` (default ConfigError) when it is not YAML."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such {what}") from exc
+    except yaml.YAMLError as exc:
+        raise invalid(f"{path}: not valid YAML: {_one_line(exc)}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc}") from exc
+
+
 def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:
     """Read and validate a params file.
 
@@ -79,16 +94,7 @@ def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:
         ConfigError: if the file is missing, is not YAML, or fails the schema.
     """
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            params = yaml.safe_load(f)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no such params file") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {_one_line(exc)}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read params file: {exc}") from exc
-    return validate_params(params, str(path))
+    return validate_params(read_yaml(path, "params file"), str(path))
 
 
 def mirror_dir(params: dict[str, Any] | None) -> Path | None:

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from nasrank.config import read_yaml
 from nasrank.errors import ConfigError, DataFormatError, NasrankError, UnknownNameError
 
 __all__ = ["DEFAULT_PATH", "Entry", "Paper", "Published", "PublishedTable", "Source",
@@ -178,16 +178,7 @@ def load_published(path: str | os.PathLike[str] = DEFAULT_PATH) -> Published:
         DataFormatError: the file is not valid YAML.
     """
     path = str(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: published-numbers file not found") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise DataFormatError(f"{path}: not valid YAML{where}: "
-                              f"{getattr(exc, 'problem', None) or exc}") from exc
+    doc = read_yaml(path, "published-numbers file", invalid=DataFormatError)
     return _Validator(path).published(doc)
 
 
