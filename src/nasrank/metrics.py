@@ -329,3 +329,17 @@ def mean_ci(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float, 
     sem = float(np.std(v, ddof=1)) / math.sqrt(n)
     half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * sem
     return mean, mean - half, mean + half
+
+
+def mean_ci_half(values: ArrayLike) -> tuple[float, float, int]:
+    """Mean, 95 % half width (:func:`mean_ci`) and count of the *finite* values.
+
+    The summaries over seeds and trials drop NaN runs (an undefined correlation) and
+    report ``mean ± half``: one value gives a NaN half width, none gives NaN for both.
+    """
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return _NAN, _NAN, 0
+    mean, lo, hi = mean_ci(v)
+    return mean, (hi - lo) / 2, int(v.size)

@@ -36,7 +36,7 @@ from scipy import stats
 from nasrank.benchmarks import processed_stems
 from nasrank.errors import ConfigError
 from nasrank.families.jobs import TIMES, family_jobs, load_family_results
-from nasrank.metrics import mean_ci
+from nasrank.metrics import mean_ci_half
 
 __all__ = ["FAMILY_TABLES", "family_table_inputs", "metric_names", "summarise"]
 
@@ -54,11 +54,7 @@ def metric_names(params: Mapping[str, Any]) -> list[str]:
 
 def _ci95(values: pd.Series) -> float:
     """Half-width of the 95 % Student-t interval of the finite values (NaN below two)."""
-    v = values.dropna().to_numpy(dtype=np.float64)
-    if len(v) < 2:
-        return math.nan
-    _, lo, hi = mean_ci(v)
-    return (hi - lo) / 2
+    return mean_ci_half(values)[1]
 
 
 def _records(reports: list[dict[str, Any]]) -> pd.DataFrame:

@@ -42,6 +42,7 @@ import pandas as pd
 from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.experiments import Run, _load, experiment_runs, metrics_path
 from nasrank.io import atomic_path
+from nasrank.metrics import mean_ci_half
 
 __all__ = [
     "LOSS_COLOURS",
@@ -160,21 +161,9 @@ def _label(name: str) -> str:
     return LOSS_LABELS.get(name, name)
 
 
-def _mean_ci(values: Sequence[float] | pd.Series) -> tuple[float, float, int]:
-    """Mean, 95 % Student-t half width (NaN for one value) and count of finite values."""
-    from nasrank.metrics import mean_ci
-
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return math.nan, math.nan, 0
-    mean, _, hi = mean_ci(v)
-    return mean, hi - mean, int(v.size)
-
-
 def _summary(df: pd.DataFrame, keys: list[str], metric: str) -> pd.DataFrame:
     """``keys`` + mean, half (95 % CI half width) and n (seeds) of ``metric``."""
-    rows = [(*k, *_mean_ci(g[metric])) for k, g in df.groupby(keys, sort=False)]
+    rows = [(*k, *mean_ci_half(g[metric])) for k, g in df.groupby(keys, sort=False)]
     return pd.DataFrame(rows, columns=[*keys, "mean", "half", "n"])
 
 
@@ -481,7 +470,7 @@ def search_best_so_far(params: Mapping[str, Any]) -> Any:
             reports = load_results(dict(params), [job])
             length = min(len(r["trajectory"]) for r in reports)
             traj = np.array([r["trajectory"][:length] for r in reports], dtype=np.float64)
-            stats = [_mean_ci(traj[:, q]) for q in range(length)]
+            stats = [mean_ci_half(traj[:, q]) for q in range(length)]
             mean = np.array([s[0] for s in stats])
             half = np.array([s[1] for s in stats])
             name = job.loss if job.search == "predictor_nas" else job.search

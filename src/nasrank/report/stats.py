@@ -44,8 +44,7 @@ from scipy import stats
 
 from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.experiments import Run, experiment_runs, metrics_path
-from nasrank.metrics import mean_ci as _metrics_mean_ci
-from nasrank.metrics import metric_keys
+from nasrank.metrics import mean_ci_half, metric_keys
 from nasrank.search.runner import load_results, search_jobs
 
 __all__ = [
@@ -116,11 +115,8 @@ def mean_ci(values: Iterable[float]) -> tuple[float, float]:
     width is NaN for one value and both are NaN for none. Values must be finite (drop NaN
     runs first).
     """
-    v = np.asarray(list(values), dtype=np.float64)
-    if v.size == 0:
-        return _NAN, _NAN
-    mean, lo, hi = _metrics_mean_ci(v, 0.95)
-    return mean, (hi - lo) / 2
+    mean, half, _ = mean_ci_half(list(values))
+    return mean, half
 
 
 def holm(p_values: Iterable[float]) -> np.ndarray:
