@@ -30,8 +30,10 @@ validate(config, "../schemas/params.schema.yaml")
 
 def effective_params(cfg, path=".snakemake/nasrank/params.yaml"):
     """Write the configuration Snakemake ended up with (params.yaml merged with any
-    --configfile/--config) for the CLI, which re-validates it; rewritten only on change."""
-    text = yaml.safe_dump(cfg, sort_keys=True)
+    --configfile/--config) for the CLI, which re-validates it; rewritten only on change.
+    Keys keep params.yaml's order: tables follow it (families.tables), so a rule writes
+    the same bytes as `nasrank` run on params.yaml (DVC)."""
+    text = yaml.safe_dump(cfg, sort_keys=False)
     target = Path(path)
     if not target.is_file() or target.read_text(encoding="utf-8") != text:
         write_text(target, text)
