@@ -1,6 +1,8 @@
 # nasrank: the two set-up commands of the README.
 #   make reproduce   create .venv, install, run the workflow on the default benchmarks
 #   make test        create .venv, install with test extras, run pytest
+#   make test-cluster the workflow on a single-node SLURM cluster started on this host
+#                    (installs slurm-wlm and munge with apt; needs root)
 # The local benchmark mirror ../shared/nasdata is used when present (NASRANK_MIRROR).
 
 PYTHON ?= python3
@@ -15,7 +17,7 @@ NASRANK_MIRROR ?= $(if $(wildcard $(MIRROR_DEFAULT)/SHA256SUMS),$(MIRROR_DEFAULT
 export NASRANK_MIRROR
 export PATH := $(BIN):$(PATH)
 
-.PHONY: reproduce test lint venv clean
+.PHONY: reproduce test test-cluster lint venv clean
 
 venv: $(STAMP)
 
@@ -26,12 +28,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 reproduce: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/snakemake --lint
 	$(BIN)/pytest
+
+test-cluster: $(STAMP)
+	$(BIN)/pytest -m cluster tests/cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

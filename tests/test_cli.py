@@ -397,3 +397,38 @@ def test_failing_fetch_corrupt_mirror(
     rc, _, err = run_cli(capsys, "--params", str(path), "-q", "fetch", "nbmacro")
     assert_one_line_error(rc, err, "SHA-256")
     assert _listing(tmp_path / "data" / "raw" / "nbmacro") == []
+
+
+SLOW_WRITER = '''
+import sys, time
+from pathlib import Path
+from nasrank import cli
+from nasrank.io import atomic_path
+
+def slow(args, params):
+    with atomic_path(Path(sys.argv[2]) / "out.parquet") as tmp:
+        tmp.write_bytes(b"half written")
+        print("writing", flush=True)
+        time.sleep(120)
+
+cli.COMMANDS["verify"] = slow
+sys.exit(cli.main(["--params", sys.argv[1], "verify"]))
+'''
+
+
+def test_sigterm_leaves_no_partial_output(params_file: Path, tmp_path: Path) -> None:
+    """``scancel`` (or Snakemake, DVC) stops a job with SIGTERM: the command exits with
+    128 + 15 and the temporary file it was writing is gone."""
+    import signal
+
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != MIRROR_ENV}
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(params_file), str(out)],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "writing"
+    assert next(p.name for p in out.iterdir()).startswith(".out.parquet.")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert list(out.iterdir()) == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ import pytest
 import yaml
 from conftest import tool_env, venv_tool
 from test_workflow import copy_workflow
+
+from nasrank.verify import verify
 
 TABLE = "reports/tables/loss_study.csv"
 
@@ -76,9 +79,16 @@ def test_one_loss_hyperparameter_reruns_only_its_runs(repo: Path, tmp_path: Path
     exact = [*sorted((work / "reports/metrics").rglob("*.json")), work / TABLE,
              work / "data/processed/nbmacro.parquet"]
     before = {p: p.read_bytes() for p in exact}
+    shutil.copyfile(work / "dvc.lock", work / "first.lock")
     again = _run([dvc, "repro", "--force", "table_loss_study"], work, mirror)
     assert {f"train@{hr}", f"train@{mse}", "ingest_nbmacro"} <= _ran(again)
     assert {p: p.read_bytes() for p in exact} == before
+    # every recorded output of the first run is matched, but the measured fit times
+    report = verify(work, lock=work / "first.lock", cache=True)
+    assert report.ok, report.to_text()
+    assert {p.path for p in report.problems} <= {
+        f"data/models/nbmacro/gcn/gcn/{loss}/n50/s0/timing.json" for loss in ("hr", "mse")}
+    assert all(p.measured for p in report.problems)
     mse_metrics = (work / "reports/metrics/nbmacro/gcn/gcn/mse/n50/s0.json").read_bytes()
     hr_metrics = (work / "reports/metrics/nbmacro/gcn/gcn/hr/n50/s0.json").read_bytes()
 

@@ -63,20 +63,16 @@ DVC_YAML = {
         "copy": {
             "foreach": ["a", "b"],
             "do": {
-                "cmd": "python -c \"import shutil; "
-                       "shutil.copy('data/text.txt', 'copy_${item}.txt')\"",
+                "cmd": "python -c \"import shutil, time; "
+                       "shutil.copy('data/text.txt', 'copy_${item}.txt'); "
+                       "open('time_${item}.txt', 'w').write(str(time.perf_counter_ns()))\"",
                 "deps": ["data/text.txt"],
-                "outs": ["copy_${item}.txt"],
+                "outs": ["copy_${item}.txt",
+                         {"time_${item}.txt": {"cache": False, "meta": {"measured": True}}}],
             },
         },
     }
 }
-
-
-
-
-
-
 
 
 def _dvc(repo: Path, *args: str) -> str:
@@ -201,7 +197,7 @@ def test_damage_is_named_and_repaired(repo: Path) -> None:
     text = report.to_text().splitlines()
     assert len(text) == len(report.problems) + 1
     assert any(line.startswith("missing  copy_a.txt [stage copy@a, out]") for line in text)
-    assert "6 entries checked" in text[-1] and "(in 3 stages)" in text[-1]
+    assert "8 entries checked" in text[-1] and "(in 3 stages)" in text[-1]
     assert json.loads(json.dumps(report.to_dict()))["ok"] is False
 
     # DVC agrees on which outputs changed
@@ -220,6 +216,58 @@ def test_damage_is_named_and_repaired(repo: Path) -> None:
     assert _snapshot(repo) == before
 
 
+def test_measured_outputs_are_named_but_pass(repo: Path) -> None:
+    """A rerun changes the measured time (``meta: {measured: true}``) and nothing else."""
+    before = repo / "before.lock"
+    shutil.copyfile(repo / "dvc.lock", before)
+    _dvc(repo, "repro", "-q", "--force", "copy@a")
+    report = verify(repo, lock=before)
+    assert _kinds(report) == {("copy@a", "time_a.txt", "modified")}
+    assert report.problems[0].measured and report.ok and not report.failures
+    assert "except 1 measured-time files" in report.to_text()
+    strict = verify(repo, lock=before, strict=True)
+    assert not strict.ok and strict.failures == strict.problems
+    # a measured output that is missing is named the same way
+    (repo / "time_b.txt").unlink()
+    assert {p.kind for p in verify(repo, lock=before).problems} == {"modified", "missing"}
+
+
+def _object(repo: Path, md5: str) -> Path:
+    return repo / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+
+
+def test_cache_objects_are_checked_and_repaired(repo: Path) -> None:
+    """A corrupted or lost cache object (the workspace intact) is named with ``cache``;
+    DVC sees it too, and ``dvc repro`` rebuilds it with nothing else lost."""
+    before = _snapshot(repo)
+    assert verify(repo, cache=True).ok
+    lock = _lock(repo)["make"]["outs"]
+    blob = _object(repo, next(o["md5"] for o in lock if o["path"] == "data/blob.bin"))
+    blob.chmod(0o644)
+    blob.write_bytes(b"bit rot")
+    manifest = json.loads(_object(repo, next(
+        o["md5"] for o in lock if o["path"] == "data/dir")).read_bytes())
+    _object(repo, next(r["md5"] for r in manifest if r["relpath"] == "a.txt")).unlink()
+
+    assert verify(repo).ok  # the workspace is fine
+    report = verify(repo, cache=True)
+    assert _kinds(report) == {("make", "data/blob.bin", "corrupt"),
+                              ("make", "data/dir/a.txt", "uncached")}
+    corrupt = next(p for p in report.problems if p.kind == "corrupt")
+    assert corrupt.actual == hashlib.md5(b"bit rot").hexdigest()
+    assert str(blob) in report.to_text()
+    changed = {path for changes in _status(repo).values() for change in changes
+               for path, what in change.get("changed outs", {}).items()
+               if what == "not in cache"}
+    assert changed == {"data/blob.bin", "data/dir"}
+
+    _dvc(repo, "repro", "-q")
+    assert verify(repo, cache=True).ok
+    assert _status(repo) == {}
+    assert {k: v for k, v in _snapshot(repo).items() if not k.startswith("time_")} == {
+        k: v for k, v in before.items() if not k.startswith("time_")}
+
+
 def test_directory_without_cached_manifest(repo: Path) -> None:
     shutil.rmtree(repo / ".dvc/cache")
     (repo / "data/dir/a.txt").write_text("changed")
@@ -230,8 +278,8 @@ def test_directory_without_cached_manifest(repo: Path) -> None:
 
 
 def test_stage_selection(pristine: Path) -> None:
-    assert verify(pristine, stages=["copy"]).checked == 2  # copy@a, copy@b
-    assert verify(pristine, stages=["copy@b", "count"]).checked == 2
+    assert verify(pristine, stages=["copy"]).checked == 4  # copy@a, copy@b: 2 outs each
+    assert verify(pristine, stages=["copy@b", "count"]).checked == 3
     with pytest.raises(UnknownNameError, match=r"'nope'.*copy, count, make"):
         verify(pristine, stages=["nope"])
 

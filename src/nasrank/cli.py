@@ -25,7 +25,7 @@ Usage::
     nasrank figure zero_cost_heatmap     # reports/figures/<name>.{png,pdf}
     nasrank report                       # reports/index.html (every table and figure)
     nasrank dvc-yaml [--check]           # dvc.yaml generated from params.yaml
-    nasrank verify [--json]              # the workspace against dvc.lock (exit 1: differs)
+    nasrank verify [--cache] [--json]    # the workspace against dvc.lock (exit 1: differs)
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -291,7 +293,9 @@ def cmd_verify(args: argparse.Namespace, params: dict[str, Any]) -> int:
     from nasrank.verify import verify
 
     lock = Path(args.lock)
-    report = verify(lock.resolve().parent, lock, stages=args.stage or None, deps=args.deps)
+    root = Path(args.root) if args.root else lock.resolve().parent
+    report = verify(root, lock, stages=args.stage or None, deps=args.deps,
+                    cache=args.cache, strict=args.strict)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
     return 0 if report.ok else 1
 
@@ -396,9 +400,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="check the workspace's outputs against dvc.lock; "
                        "exit 1 naming every file that differs")
     p.add_argument("--lock", default="dvc.lock", help="the lock file (dvc.lock)")
+    p.add_argument("--root", help="the workspace its paths are relative to (default: the "
+                   "lock's directory), e.g. --lock saved/dvc.lock --root .")
     p.add_argument("--stage", action="append", help="only this stage (repeatable; NAME "
                    "selects every NAME@item)")
     p.add_argument("--deps", action="store_true", help="check the dependencies too")
+    p.add_argument("--cache", action="store_true", help="check the DVC cache objects of "
+                   "every cached output too (present and uncorrupted)")
+    p.add_argument("--strict", action="store_true", help="fail on measured-time outputs "
+                   "(timing.json, the tables and figures of fit times) too")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("dvc-yaml", help="generate dvc.yaml from params.yaml")
@@ -411,8 +421,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    """SIGTERM (``scancel``, Snakemake or DVC stopping a job) unwinds like an exception,
+    so every half-written temporary file is removed before the process ends."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal) if in_main else None
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="nasrank %(levelname)s: %(message)s",

@@ -18,11 +18,16 @@ How DVC 3 hashes (checked against dvc.lock files written by DVC 3.67):
   ``nfiles`` counts them. The manifest itself is kept in the cache at
   ``.dvc/cache/files/md5/xx/yyyy.dir``, which is how the differing files are named.
 
+Outputs that dvc.yaml marks ``meta: {measured: true}`` hold wall-clock times (fit and
+query times, and the tables, figures and report built from them); their bytes differ on
+every run, so they are named but fail the check only with ``strict``.
+
 Usage::
 
     from nasrank.verify import verify
     report = verify(Path("."))              # every output of every stage in dvc.lock
     report = verify(Path("."), stages=["train"], deps=True)   # train@*, deps too
+    report = verify(Path("."), cache=True)  # and every cached output's object in .dvc/cache
     print(report.to_text()); report.ok      # or json.dumps(report.to_dict())
 """
 
@@ -32,9 +37,10 @@ import configparser
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -288,24 +294,74 @@ def _select(lock: Path, stages: Mapping[str, Any], wanted: Sequence[str] | None)
     return [n for n in names if n in wanted or n.partition("@")[0] in wanted]
 
 
-def _wdirs(lock: Path) -> dict[str, str]:
-    """``wdir`` of each dvc.yaml stage (dvc.lock paths are relative to it)."""
-    dvc_yaml = lock.with_name("dvc.yaml")
+def _spec(dvc_yaml: Path) -> dict[str, Any]:
+    """The ``stages`` of ``dvc_yaml`` ({} where there is none)."""
     if not dvc_yaml.is_file():
         return {}
     try:
         spec = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise LockFormatError(f"{dvc_yaml} is not valid YAML: {exc}") from exc
+    stages = spec.get("stages") if isinstance(spec, dict) else None
+    return stages if isinstance(stages, dict) else {}
+
+
+def _wdirs(dvc_yaml: Path, spec: Mapping[str, Any]) -> dict[str, str]:
+    """``wdir`` of each dvc.yaml stage (dvc.lock paths are relative to it)."""
     out = {}
-    for name, stage in (spec.get("stages") or {}).items():
+    for name, stage in spec.items():
         body = stage.get("do", stage) if isinstance(stage, dict) else {}
         wdir = body.get("wdir") if isinstance(body, dict) else None
         if wdir is not None:
             if "${" in str(wdir):
-                raise LockFormatError(f"{dvc_yaml}: key 'stages.{name}.wdir' is interpolated "
-                                      f"({wdir}); nasrank verify needs a literal wdir")
+                raise LockFormatError(f"{dvc_yaml}: key "
+                                      f"'stages.{name}.wdir' is interpolated ({wdir}); "
+                                      "nasrank verify needs a literal wdir")
             out[name] = str(wdir)
+    return out
+
+
+_ITEM = re.compile(r"\$\{\s*(item|key)((?:\.\w+)*)\s*\}")
+
+
+def interpolate(template: str, key: str, item: Any) -> str:
+    """``${item}``, ``${item.field}`` and ``${key}`` of a foreach instance."""
+    def value(m: re.Match[str]) -> str:
+        found: Any = key if m.group(1) == "key" else item
+        for part in filter(None, m.group(2).split(".")):
+            found = found[part] if isinstance(found, Mapping) else None
+        return str(found)
+
+    return _ITEM.sub(value, template)
+
+
+def foreach_instances(name: str, stage: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """(lock stage name, foreach key, item) of a dvc.yaml stage, as DVC names them."""
+    items = stage.get("foreach")
+    if isinstance(items, Mapping):
+        return [(f"{name}@{k}", str(k), v) for k, v in items.items()]
+    if isinstance(items, list):
+        return [(f"{name}@{v if isinstance(v, str | int) else i}", str(i), v)
+                for i, v in enumerate(items)]
+    return [(name, "", None)]
+
+
+def output_specs(dvc_yaml: Path, spec: Mapping[str, Any] | None = None
+                 ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Lock stage name -> output path -> its dvc.yaml options (``cache``, ``meta``, ...)."""
+    spec = _spec(dvc_yaml) if spec is None else spec
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, stage in spec.items():
+        if not isinstance(stage, Mapping):
+            continue
+        body = stage.get("do", stage)
+        for instance, key, item in foreach_instances(name, stage):
+            paths = out.setdefault(instance, {})
+            for kind in ("outs", "metrics", "plots"):
+                for entry in body.get(kind) or []:
+                    path = entry if isinstance(entry, str) else next(iter(entry), "")
+                    opts = {} if isinstance(entry, str) else entry[path] or {}
+                    paths[interpolate(str(path), key, item)] = dict(opts)
     return out
 
 
@@ -344,6 +400,7 @@ class Problem:
     actual_size: int | None = None
     directory: str | None = None  # the directory output this file belongs to
     detail: str = ""
+    measured: bool = False  # an output of measured times: differs on every run
 
 
 def _sized(md5: str | None, size: int | None) -> str:
@@ -356,7 +413,8 @@ def _where(p: Problem) -> str:
 
 
 def _suffix(p: Problem) -> str:
-    return f"; {p.detail}" if p.detail else ""
+    note = "; measured wall-clock times, which differ on every run" if p.measured else ""
+    return (f"; {p.detail}" if p.detail else "") + note
 
 
 KINDS: dict[str, Callable[[Problem], str]] = {
@@ -367,6 +425,10 @@ KINDS: dict[str, Callable[[Problem], str]] = {
                            f"{_sized(p.actual, p.actual_size)}{_suffix(p)}"),
     "added": lambda p: (f"added    {_where(p)}: not in the recorded directory, found "
                         f"{_sized(p.actual, p.actual_size)}{_suffix(p)}"),
+    "uncached": lambda p: (f"uncached {_where(p)}: md5 {p.expected} is not in the DVC "
+                           f"cache{_suffix(p)}"),
+    "corrupt": lambda p: (f"corrupt  {_where(p)}: the DVC cache object {p.expected} holds "
+                          f"md5 {p.actual}{_suffix(p)}"),
 }
 
 
@@ -378,22 +440,32 @@ class VerifyReport:
     checked: int
     problems: list[Problem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # remote paths, not in the workspace
+    strict: bool = False  # count differing measured outputs as failures too
+
+    @property
+    def failures(self) -> list[Problem]:
+        """The problems that make the check fail (measured ones only when ``strict``)."""
+        return [p for p in self.problems if self.strict or not p.measured]
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.failures
 
     def to_text(self) -> str:
         """One line per problem and a summary line (the CLI's output)."""
         lines = [KINDS[p.kind](p) for p in self.problems]
-        counts = Counter(p.kind for p in self.problems)
-        if self.ok:
+        failures = self.failures
+        if not failures:
             summary = f"{self.lock}: all {self.checked} checked entries match"
         else:
-            stages = len({p.stage for p in self.problems})
-            kinds = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+            stages = len({p.stage for p in failures})
+            kinds = ", ".join(f"{n} {kind}" for kind, n in
+                              Counter(p.kind for p in failures).items())
             summary = (f"{self.lock}: {self.checked} entries checked, {kinds} "
                        f"(in {stages} stage{'s' if stages > 1 else ''})")
+        if len(failures) < len(self.problems):
+            summary += (f" except {len(self.problems) - len(failures)} measured-time files, "
+                        "which differ on every run (--strict counts them)")
         if self.skipped:
             summary += f"; {len(self.skipped)} remote entries not checked"
         return "\n".join([*lines, summary])
@@ -401,7 +473,8 @@ class VerifyReport:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (``nasrank verify --json``)."""
         return {"lock": self.lock, "ok": self.ok, "checked": self.checked,
-                "problems": [asdict(p) for p in self.problems], "skipped": self.skipped}
+                "strict": self.strict, "problems": [asdict(p) for p in self.problems],
+                "skipped": self.skipped}
 
 
 class _Checker:
@@ -451,12 +524,39 @@ class _Checker:
             return [head]
         return [head, *self._inside(entry, shown, manifest, found)]
 
+    def _object(self, hash_name: str, md5: str) -> Path:
+        return self.cache.joinpath(*HASHES[hash_name][1], md5[:2], md5[2:])
+
+    def _cached(self, stage: str, shown: str, hash_name: str, md5: str,
+                directory: str | None) -> Problem | None:
+        """A problem when the cache object of ``md5`` is absent or holds other bytes."""
+        obj = self._object(hash_name, md5)
+        if not obj.is_file():
+            return Problem(stage, shown, "uncached", "out", md5, None, directory=directory)
+        actual = self._hash(obj, hash_name, is_dir=False)
+        if actual != md5.removesuffix(DIR_SUFFIX):
+            return Problem(stage, shown, "corrupt", "out", md5, actual,
+                           actual_size=obj.stat().st_size, directory=directory,
+                           detail=f"object {obj}")
+        return None
+
+    def check_cache(self, entry: LockEntry) -> list[Problem]:
+        """The cache objects of an output (for a directory: its manifest and every file):
+        each must exist and hash to its name, or ``dvc checkout`` would restore bad bytes."""
+        shown = Path(entry.path).as_posix()
+        head = self._cached(entry.stage, shown, entry.hash_name, entry.md5, None)
+        if not entry.is_dir or head is not None:
+            return [head] if head else []
+        manifest = self._manifest(entry) or {}
+        found = (self._cached(entry.stage, f"{shown}/{rel}", entry.hash_name, md5, shown)
+                 for rel, md5 in sorted(manifest.items()))
+        return [p for p in found if p is not None]
+
     def _manifest(self, entry: LockEntry) -> dict[str, str] | None:
         """relpath -> md5 recorded for a directory: inline in dvc.lock, else in the cache."""
         rows: Any = entry.files
         if rows is None:
-            obj = self.cache.joinpath(*HASHES[entry.hash_name][1], entry.md5[:2],
-                                      entry.md5[2:])
+            obj = self._object(entry.hash_name, entry.md5)
             if not obj.is_file():
                 return None
             try:
@@ -490,26 +590,38 @@ class _Checker:
 
 
 def verify(repo_root: Path, lock: Path | None = None, stages: Sequence[str] | None = None,
-           *, deps: bool = False) -> VerifyReport:
+           *, deps: bool = False, cache: bool = False, strict: bool = False) -> VerifyReport:
     """Compare the workspace under ``repo_root`` with ``lock`` (default: its dvc.lock).
 
     ``stages`` limits the check to those stages (a foreach name selects all its
-    instances); ``deps`` also checks every recorded dependency, not only the outputs.
-    Paths in dvc.lock are relative to its directory (and to a stage's ``wdir``).
+    instances); ``deps`` also checks every recorded dependency, not only the outputs;
+    ``cache`` also checks the DVC cache objects of every cached output (present, and
+    holding the bytes their name says). Outputs that dvc.yaml marks ``meta: {measured:
+    true}`` (wall-clock times, and what is built from them) are reported but fail the
+    check only with ``strict``. Paths in the lock are relative to ``repo_root`` (and to a
+    stage's ``wdir`` in ``repo_root``/dvc.yaml), so a lock saved elsewhere (an earlier
+    run's, a colleague's) checks this workspace.
     """
     repo_root = Path(repo_root)
     lock = Path(lock) if lock is not None else repo_root / "dvc.lock"
     recorded = load_lock(lock)
-    wdirs = _wdirs(lock)
+    dvc_yaml = repo_root / "dvc.yaml"
+    spec = _spec(dvc_yaml)
+    wdirs, options = _wdirs(dvc_yaml, spec), output_specs(dvc_yaml, spec)
     checker = _Checker(repo_root, _cache_dir(repo_root))
     roles = ("dep", "out") if deps else ("out",)
-    report = VerifyReport(str(lock), 0)
+    report = VerifyReport(str(lock), 0, strict=strict)
     for name in _select(lock, recorded, stages):
-        base = lock.parent / wdirs.get(name.partition("@")[0], ".")
+        base = repo_root / wdirs.get(name.partition("@")[0], ".")
         for role in roles:
             entries, remote = _entries(lock, name, recorded[name], role)
             report.skipped += remote
             for entry in entries:
                 report.checked += 1
-                report.problems += checker.check(entry, base)
+                opts = options.get(name, {}).get(entry.path, {}) if role == "out" else {}
+                found = checker.check(entry, base)
+                if cache and role == "out" and opts.get("cache", True):
+                    found += checker.check_cache(entry)
+                measured = (opts.get("meta") or {}).get("measured") is True
+                report.problems += [replace(p, measured=measured) for p in found]
     return report

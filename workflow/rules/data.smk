@@ -1,4 +1,6 @@
+# Downloads run where Snakemake runs: cluster compute nodes often have no internet.
 rule fetch:
+    localrule: True
     output:
         directory(f"{RAW}/{{bench}}"),
     params:
@@ -22,7 +24,8 @@ rule enumerate_nb101:
         "../../environment.yml"
     log:
         "logs/enumerate/nb101.log",
-    threads: workflow.cores
+    # Snakemake lowers this to --cores locally; a cluster job asks for 8 CPUs
+    threads: 8
     resources:
         mem_mb=3000,
     shell:

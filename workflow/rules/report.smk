@@ -1,6 +1,7 @@
 # Every table (reports/tables/NAME.{csv,md,tex}) and figure (reports/figures/NAME.{png,pdf})
 # of nasrank.report.registry, and the HTML report that embeds them. Figures carry a
-# caption for `snakemake --report` (workflow/report/NAME.rst).
+# caption for `snakemake --report` (workflow/report/NAME.rst). All of them take seconds,
+# so on a cluster they run where Snakemake runs (localrule), not through the queue.
 
 
 for name in ALL_TABLES:
@@ -8,6 +9,7 @@ for name in ALL_TABLES:
     rule:
         name:
             f"table_{name}"
+        localrule: True
         input:
             table_inputs(config, name),
         output:
@@ -33,6 +35,7 @@ for name in ALL_FIGURES:
     rule:
         name:
             f"figure_{name}"
+        localrule: True
         input:
             figure_inputs(config, name),
         output:
@@ -57,6 +60,7 @@ for name in ALL_FIGURES:
 
 
 rule report_html:
+    localrule: True
     input:
         report_inputs(config),
     output:
