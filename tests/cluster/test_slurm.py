@@ -9,14 +9,15 @@ The small workflow is the loss study on NAS-Bench-Macro with two losses (hr, mse
 short GCN trainings. It runs once locally (``--profile workflow/profiles/default``) for
 reference, then:
 
-* through SLURM: every job but the local rules (fetch, tables) goes through sbatch, which
-  the Snakemake log (SLURM job ids), the SLURM logs and squeue confirm, and the outputs
-  are byte-identical to the local run's. The node has one GPU-like generic resource
-  (``Gres=gpu:1`` backed by /dev/null, since CI has no GPU): training jobs ask for it
-  (``--gpus=1``, the profile's mapping of the ``gpu`` resource) and SLURM grants it;
-* with faults: a training job killed with scancel mid-run leaves no file behind and the
-  next invocation reruns it; an evaluation that fails once (a wrapper in front of the
-  job's python) passes on the profile's retry; the end result equals the local run.
+* through SLURM, with faults: a training job killed with scancel mid-run leaves no file
+  behind and the next invocation reruns it; an evaluation that fails once (a wrapper in
+  front of the job's python) passes on the profile's retry;
+* every job but the local rules (fetch, the table) went through sbatch, which the
+  Snakemake log (SLURM job ids), the SLURM logs and squeue confirm; the node has one
+  GPU-like generic resource (``Gres=gpu:1`` backed by /dev/null, since CI has no GPU),
+  which the training jobs ask for (``--gpus=1``, the profile's mapping of the ``gpu``
+  resource) and are granted;
+* the end result is byte-identical to the local run's.
 """
 
 from __future__ import annotations
@@ -123,31 +124,6 @@ def local(repo: Path, mirror: Path, tmp_path_factory: pytest.TempPathFactory
     return _results(work)
 
 
-def test_jobs_go_through_sbatch_and_match_a_local_run(
-        cluster: SingleNodeSlurm, local: dict[str, bytes], repo: Path, mirror: Path,
-        tmp_path: Path) -> None:
-    work = _workflow(repo, tmp_path / "wf")
-    log = _snakemake(work, _env(cluster, mirror), *CLUSTER_ARGS).stdout
-    submitted = {slurm: Path(path) for _, slurm, path in SUBMITTED.findall(log)}
-    known = _squeue(cluster)
-    rules = {known[job][1].split("_wildcards_")[0].removeprefix("rule_")
-             for job in submitted}
-    # fetch and the table are local rules; everything else ran as a SLURM job
-    assert rules == {"ingest_nbmacro", "encode", "train", "evaluate"}, log[-3000:]
-    assert len(submitted) == 6
-    assert {known[job][0] for job in submitted} == {"COMPLETED"}
-    for job, path in submitted.items():
-        text = (work / path if not path.is_absolute() else path).read_text()
-        assert "Finished job" in text or "Finished jobid" in text, (job, text[-2000:])
-    # the training jobs were granted the node's GPU resource
-    trains = [job for job in submitted if known[job][1].startswith("rule_train_")]
-    for job in trains:
-        shown = subprocess.run(["scontrol", "show", "job", job], env=cluster.env(),
-                               capture_output=True, text=True).stdout
-        assert "TresPerJob=gres:gpu:1" in shown, shown
-    assert _results(work) == local
-
-
 def _wait_running(cluster: SingleNodeSlurm, prefix: str, proc: subprocess.Popen[str],
                   timeout: float = 240) -> str:
     """The id of the first job whose comment starts with ``prefix`` once it runs."""
@@ -185,46 +161,66 @@ def _wait_process(words: list[str], proc: subprocess.Popen[str], timeout: float 
     pytest.fail(f"no process `{' '.join(words)}` (snakemake exit code {proc.poll()})")
 
 
-def test_killed_job_is_rerun_and_a_flaky_job_retried(
+def test_jobs_go_through_sbatch_survive_faults_and_match_a_local_run(
         cluster: SingleNodeSlurm, local: dict[str, bytes], repo: Path, mirror: Path,
         tmp_path: Path) -> None:
     work = _workflow(repo, tmp_path / "wf")
+
+    # 1. no retries: the mse training is cancelled mid-run, and nothing of it is left
     run_dir = work / "data/models" / RUNS["mse"]
     argv = [venv_tool("snakemake"), *CLUSTER_ARGS, "--retries", "0", TABLE]
     proc = subprocess.Popen(argv, cwd=work, env=_env(cluster, mirror),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    job = _wait_running(cluster, "rule_train_wildcards_nbmacro_gcn_gcn_mse_50_0", proc)
+    killed = _wait_running(cluster, "rule_train_wildcards_nbmacro_gcn_gcn_mse_50_0", proc)
     # this is the only node: the job's `nasrank train` is a process here. Let it import
     # and start training (fit takes about 6 s), then cancel the job.
     _wait_process(TRAIN_MSE, proc)
     time.sleep(2.5)
-    assert _find_process(TRAIN_MSE), \
-        "the training finished before it could be cancelled"
-    subprocess.run(["scancel", job], env=cluster.env(), check=True)
-    out, _ = proc.communicate(timeout=TIMEOUT_S)
-    assert proc.returncode != 0, out[-3000:]
-    assert _squeue(cluster)[job][0] == "CANCELLED"
-    assert "Error in rule train" in out, out[-3000:]
+    assert _find_process(TRAIN_MSE), "the training finished before it could be cancelled"
+    subprocess.run(["scancel", killed], env=cluster.env(), check=True)
+    first, _ = proc.communicate(timeout=TIMEOUT_S)
+    assert proc.returncode != 0, first[-3000:]
+    assert "Error in rule train" in first, first[-3000:]
     left = sorted(p.name for p in run_dir.iterdir()) if run_dir.is_dir() else []
     assert left == [], f"the killed job left {left} in {run_dir}"
 
-    # the next invocation reruns it; an evaluation failing once is retried (profile)
+    # 2. the next invocation (the profile's retries) reruns it; an evaluation fails once
+    # (a wrapper in front of the job's python) and passes on the retry
     shim = tmp_path / "shim"
     shim.mkdir()
     marker = tmp_path / "failed-once"
-    real = venv_tool("python")
     (shim / "python").write_text(
         "#!/bin/sh\n"
         f'case "$*" in *" evaluate "*) if [ ! -e {marker} ]; then touch {marker}; '
         'echo "injected failure" >&2; exit 1; fi;; esac\n'
-        f'exec {real} "$@"\n')
+        f'exec {venv_tool("python")} "$@"\n')
     (shim / "python").chmod(0o755)
     env = _env(cluster, mirror)
     env["PATH"] = f"{shim}{os.pathsep}{env['PATH']}"
-    again = _snakemake(work, env, *CLUSTER_ARGS).stdout
+    second = _snakemake(work, env, *CLUSTER_ARGS).stdout
     assert marker.is_file()
-    assert re.search(r"Trying to restart job", again), again[-3000:]
-    reran = {slurm for _, slurm, _ in SUBMITTED.findall(again)}
-    comments = _squeue(cluster)
-    assert any(comments[j][1].startswith("rule_train_") for j in reran)
+    assert "Trying to restart job" in second, second[-3000:]
+
+    # every job but the local rules (fetch, the table) went through sbatch
+    submitted = {slurm: Path(path) for _, slurm, path in SUBMITTED.findall(first + second)}
+    known = _squeue(cluster)
+    rule_of = {job: known[job][1].split("_wildcards_")[0].removeprefix("rule_")
+               for job in submitted}
+    assert set(rule_of.values()) == {"ingest_nbmacro", "encode", "train", "evaluate"}
+    states = {job: known[job][0] for job in submitted}
+    assert states[killed] == "CANCELLED"
+    failed = [job for job, state in states.items() if state == "FAILED"]
+    assert [rule_of[job] for job in failed] == ["evaluate"], states
+    done = [job for job, state in states.items() if state == "COMPLETED"]
+    assert sorted(rule_of[j] for j in done).count("train") == 2  # hr, then mse again
+    assert sorted(rule_of[j] for j in done).count("evaluate") == 2
+    for job in done:
+        path = submitted[job]
+        text = (path if path.is_absolute() else work / path).read_text()
+        assert "Finished job" in text or "Finished jobid" in text, (job, text[-2000:])
+    # the training jobs asked for, and were granted, the node's GPU resource
+    for job in (j for j in submitted if rule_of[j] == "train"):
+        shown = subprocess.run(["scontrol", "show", "job", job], env=cluster.env(),
+                               capture_output=True, text=True).stdout
+        assert "TresPerJob=gres:gpu:1" in shown, shown
     assert _results(work) == local
