@@ -304,3 +304,21 @@ def test_mean_ci_edge_cases():
             mean_ci(bad)
     with pytest.raises(ValueError, match="confidence"):
         mean_ci([1.0, 2.0], confidence=1.0)
+
+
+def test_sums_are_exact_so_any_order_gives_the_same_bits() -> None:
+    """fsum is exactly rounded: permuting the architectures (what a different CPU's BLAS
+    blocking amounts to) leaves Pearson, Spearman, MAE and RMSE bit-identical, and they
+    agree with scipy to rounding."""
+    from nasrank.metrics import pearson, spearman
+
+    rng = np.random.default_rng(7)
+    y = rng.normal(90, 3, 20_000)
+    p = y + rng.normal(0, 2, y.size) * 1e3  # large values: rounding shows
+    perm = rng.permutation(y.size)
+    m, mp = ranking_metrics(y, p), ranking_metrics(y[perm], p[perm])
+    for key in ("pearson", "spearman", "mae", "rmse"):
+        assert m[key] == mp[key], key
+    assert pearson(y, p) == pytest.approx(stats.pearsonr(y, p).statistic, abs=1e-14)
+    assert spearman(y, p) == pytest.approx(stats.spearmanr(y, p).statistic, abs=1e-14)
+    assert m["mae"] == pytest.approx(np.mean(np.abs(p - y)), rel=1e-14)

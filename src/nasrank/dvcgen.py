@@ -44,6 +44,11 @@ HEADER = (
     "# `nasrank` command line. Run from the activated .venv: `dvc repro <stage>`.\n"
 )
 
+#: the code a training (and a search or family job that trains) runs: the model selection
+#: of train.select = train_kendall_tau scores with nasrank.metrics
+TRAIN_SOURCES = ["src/nasrank/train.py", "src/nasrank/losses", "src/nasrank/predictors",
+                 "src/nasrank/metrics.py"]
+
 INGEST_SOURCES = {
     "nb101": ["src/nasrank/benchmarks/nb101.py", "src/nasrank/spaces/nb101.py"],
     "nb201": ["src/nasrank/benchmarks/nb201.py", "src/nasrank/spaces/nb201.py"],
@@ -139,8 +144,7 @@ def stages(params: dict[str, Any]) -> dict[str, Any]:
                 "cmd": f"nasrank train {args}",
                 "deps": [f"{processed}/${{item.table}}.parquet",
                          f"{features}/${{item.bench}}/${{item.encoding}}.parquet",
-                         "src/nasrank/train.py", "src/nasrank/losses",
-                         "src/nasrank/predictors"],
+                         *TRAIN_SOURCES],
                 "params": ["train", "losses.${item.loss}", "predictors.${item.predictor}"],
                 "outs": [f"{run_dir}/{name}" for name in
                          ("predictions.parquet", "model.bin", "config.json", "log.csv")]
@@ -164,7 +168,7 @@ def stages(params: dict[str, Any]) -> dict[str, Any]:
         deps += ["src/nasrank/search"]
         stage_params = [f"search.algorithms.{job.search}", f"search.{job.experiment}"]
         if job.predictor is not None:
-            deps += ["src/nasrank/train.py", "src/nasrank/losses", "src/nasrank/predictors"]
+            deps += TRAIN_SOURCES
             stage_params += ["train", f"losses.{job.loss}", f"predictors.{job.predictor}"]
         if job.experiment == "renas":
             stage_params += ["experiments.renas_variants.variants", "encodings.renas_tensor"]
@@ -217,12 +221,11 @@ def _family_stages(params: dict[str, Any]) -> dict[str, Any]:
         stage_params = [f"families.tables.{job.table}", "families.trials", "families.variants",
                         "evaluation"]
         if job.encoding is not None:
-            deps += [f"{features}/{job.bench}/{job.encoding}.parquet", "src/nasrank/train.py",
-                     "src/nasrank/predictors"]
+            deps += [f"{features}/{job.bench}/{job.encoding}.parquet", *TRAIN_SOURCES]
             stage_params += ["train", "predictors"]
         out[f"families_{job.name}"] = {
             "cmd": f"nasrank families {job.key}",
-            "deps": [*deps, "src/nasrank/families"],
+            "deps": [*deps, "src/nasrank/families", "src/nasrank/metrics.py"],
             "params": stage_params,
             "outs": [{job.output(families_dir): {"cache": False}},
                      {job.timing_output(families_dir): {"cache": False, "meta": dict(MEASURED)}}],

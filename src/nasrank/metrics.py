@@ -35,6 +35,12 @@ Conventions
   on the input order: it is the competition ("min") rank, 1 + the number of
   architectures with a strictly higher true value, so tied best architectures all have
   rank 1. The correlations use scipy's own tie handling (tau-b, average ranks).
+* The same predictions give the same bits on every CPU. Pearson and Spearman (Pearson
+  on scipy's average ranks), MAE and RMSE sum with ``math.fsum``, which is exactly
+  rounded; scipy's ``pearsonr`` goes through BLAS dot products, whose last bits depend
+  on the CPU's vector width (seen: ``pearson`` 0.38277192344495087 on one machine,
+  ...508 on another, from identical predictions). Kendall's tau, weighted tau and the
+  top-K metrics count or sum in a fixed order already.
 * Undefined values are ``float('nan')``, never an exception: every correlation is nan
   when ``y_true`` or ``y_pred`` is constant (``sparse_kendall_tau`` also when the
   *rounded* predictions are constant), and ``precision_at_{k}`` is nan when k > n.
@@ -100,14 +106,34 @@ def _is_constant(x: NDArray[np.float64]) -> bool:
 
 
 def _correlation(func, x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
-    """``func(x, y).statistic`` as a float; nan (silently) when an input is constant."""
+    """``func(x, y)`` as a float; nan (silently) when an input is constant."""
     if _is_constant(x) or _is_constant(y):
         return _NAN
     with warnings.catch_warnings():
         # Near-constant inputs: scipy warns about precision; the value is still returned.
         warnings.simplefilter("ignore", stats.ConstantInputWarning)
         warnings.simplefilter("ignore", stats.NearConstantInputWarning)
-        return float(func(x, y).statistic)
+        value = func(x, y)
+        return float(getattr(value, "statistic", value))
+
+
+def _exact_mean(x: NDArray[np.float64]) -> float:
+    return math.fsum(x.tolist()) / x.size
+
+
+def pearson(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+    """Pearson's r with exactly rounded sums (``math.fsum``): the same bits on every CPU,
+    equal to ``scipy.stats.pearsonr`` to about 1e-15."""
+    dx = x - _exact_mean(x)
+    dy = y - _exact_mean(y)
+    sxx, syy = math.fsum((dx * dx).tolist()), math.fsum((dy * dy).tolist())
+    r = math.fsum((dx * dy).tolist()) / (math.sqrt(sxx) * math.sqrt(syy))
+    return max(-1.0, min(1.0, r))
+
+
+def spearman(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+    """Spearman's rho: :func:`pearson` on average ranks (ties as ``scipy.stats.spearmanr``)."""
+    return pearson(stats.rankdata(x), stats.rankdata(y))
 
 
 def _round_to(x: NDArray[np.float64], step: float) -> NDArray[np.float64]:
@@ -207,10 +233,11 @@ def ranking_metrics(
             (concordant - discordant) / sqrt((n0 - n1)(n0 - n2)), tie-corrected.
             ReNAS Table 2; loss study "KT"; NASLib ``kendalltau``.
         ``spearman``
-            Spearman's rho, ``scipy.stats.spearmanr`` (Pearson on average ranks).
+            Spearman's rho, Pearson on average ranks as ``scipy.stats.spearmanr``
+            (:func:`spearman`).
             NASLib ``spearman``.
         ``pearson``
-            Pearson's r, ``scipy.stats.pearsonr``, *signed*. NASLib reports
+            Pearson's r as ``scipy.stats.pearsonr`` (:func:`pearson`), *signed*. NASLib reports
             ``abs(np.corrcoef(...)[1, 0])``; take ``abs`` to compare with it.
         ``weighted_kendall_tau``
             ``scipy.stats.weightedtau(y_true, y_pred)`` with its defaults: hyperbolic
@@ -268,8 +295,8 @@ def ranking_metrics(
 
     out: dict[str, float] = {"n": n}
     out["kendall_tau"] = _correlation(stats.kendalltau, yt, yp)
-    out["spearman"] = _correlation(stats.spearmanr, yt, yp)
-    out["pearson"] = _correlation(stats.pearsonr, yt, yp)
+    out["spearman"] = _correlation(spearman, yt, yp)
+    out["pearson"] = _correlation(pearson, yt, yp)
     out["weighted_kendall_tau"] = _correlation(stats.weightedtau, yt, yp)
     out["sparse_kendall_tau"] = _correlation(
         stats.kendalltau, yt, _round_to(yp, float(sparse_round))
@@ -294,8 +321,8 @@ def ranking_metrics(
         out[f"precision_at_{k}"] = overlap(k) / k if k <= n else _NAN
 
     diff = yp - yt
-    out["mae"] = float(np.mean(np.abs(diff)))
-    out["rmse"] = float(np.sqrt(np.mean(diff * diff)))
+    out["mae"] = _exact_mean(np.abs(diff))
+    out["rmse"] = math.sqrt(_exact_mean(diff * diff))
     return out
 
 
