@@ -22,21 +22,11 @@ from typing import Any
 import pytest
 import yaml
 from conftest import tool_env, venv_tool
-from test_workflow import copy_workflow
+from test_workflow import copy_workflow, small_loss_study
 
 from nasrank.verify import verify
 
 TABLE = "reports/tables/loss_study.csv"
-
-
-def _small(params: dict[str, Any]) -> dict[str, Any]:
-    p = json.loads(json.dumps(params))
-    p["train"]["epochs"] = 3
-    p["train"]["by_predictor"] = {k: {**v, "epochs": 3}
-                                  for k, v in p["train"]["by_predictor"].items()}
-    p["experiments"]["loss_study"].update(tables=["nbmacro"], losses=["hr", "mse"],
-                                          train_sizes=[50], seeds=[0])
-    return p
 
 
 def _run(argv: list[str], cwd: Path, mirror: Path) -> str:
@@ -63,7 +53,7 @@ def test_one_loss_hyperparameter_reruns_only_its_runs(repo: Path, tmp_path: Path
                                                       mirror: Path) -> None:
     dvc, git, snakemake = venv_tool("dvc"), venv_tool("git"), venv_tool("snakemake")
     work = copy_workflow(repo, tmp_path / "wf")
-    params = _small(yaml.safe_load((work / "params.yaml").read_text(encoding="utf-8")))
+    params = small_loss_study(yaml.safe_load((work / "params.yaml").read_text(encoding="utf-8")))
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
     python = str(Path(venv_tool("python")))
     _run([python, "-m", "nasrank", "-q", "dvc-yaml"], work, mirror)

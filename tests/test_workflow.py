@@ -111,17 +111,24 @@ def _repo_params(repo: Path) -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
+def small_loss_study(params: dict[str, Any], epochs: int = 3) -> dict[str, Any]:
+    """The same params with ``epochs``-epoch trainings and the loss study cut to
+    NAS-Bench-Macro, losses hr and mse, 50 training cells, seed 0."""
+    small = json.loads(json.dumps(params))
+    small["train"]["epochs"] = epochs
+    small["train"]["by_predictor"] = {k: {**v, "epochs": epochs}
+                                      for k, v in small["train"]["by_predictor"].items()}
+    small["experiments"]["loss_study"].update(tables=["nbmacro"], losses=["hr", "mse"],
+                                              train_sizes=[50], seeds=[0])
+    return small
+
+
 def shrink_training(params: dict[str, Any]) -> dict[str, Any]:
     """The same params with tiny training grids (few epochs, one size, one seed), so the
     end-to-end run covers every rule in minutes; everything else stays the default."""
-    small = json.loads(json.dumps(params))
-    small["train"]["epochs"] = 3
-    small["train"]["by_predictor"] = {k: {**v, "epochs": 3}
-                                      for k, v in small["train"]["by_predictor"].items()}
+    small = small_loss_study(params)
     renas = small["experiments"]["renas_variants"]
     renas.update(train_sizes=[50], seeds=[0])
-    study = small["experiments"]["loss_study"]
-    study.update(tables=["nbmacro"], losses=["hr", "mse"], train_sizes=[50], seeds=[0])
     search = small["search"]
     search["algorithms"]["renas_ga"].update(population=20, generations=2)
     search["renas"].update(train_size=50, seeds=[0])

@@ -33,6 +33,7 @@ from nasrank.report.registry import (
     table_params,
 )
 from nasrank.search.runner import search_jobs
+from nasrank.verify import out_entry
 
 #: the ``meta`` of an output holding measured wall-clock times (or built from them): its
 #: bytes differ on every run, and ``nasrank verify`` reports it apart (see nasrank.verify)
@@ -183,14 +184,6 @@ def stages(params: dict[str, Any]) -> dict[str, Any]:
     return _mark_measured(out)
 
 
-def _out_path(item: str | dict[str, Any]) -> str:
-    return item if isinstance(item, str) else next(iter(item))
-
-
-def _out_spec(item: str | dict[str, Any]) -> dict[str, Any]:
-    return {} if isinstance(item, str) else item[_out_path(item)]
-
-
 def _mark_measured(out: dict[str, Any]) -> dict[str, Any]:
     """Mark every output built from a measured one (``meta: {measured: true}``) as measured
     too: a table of fit times, a figure over initialisation time, the report showing them.
@@ -204,10 +197,10 @@ def _mark_measured(out: dict[str, Any]) -> dict[str, Any]:
         lists = [body[key] for key in ("outs", "metrics", "plots") if key in body]
         if "foreach" not in stage and measured.intersection(body.get("deps", [])):
             for items in lists:
-                items[:] = [{_out_path(i): {**_out_spec(i), "meta": dict(MEASURED)}}
-                            for i in items]
-        measured.update(_out_path(i) for items in lists for i in items
-                        if _out_spec(i).get("meta") == MEASURED)
+                items[:] = [{path: {**opts, "meta": dict(MEASURED)}}
+                            for path, opts in map(out_entry, items)]
+        measured.update(path for items in lists for path, opts in map(out_entry, items)
+                        if opts.get("meta") == MEASURED)
     return out
 
 

@@ -346,6 +346,15 @@ def foreach_instances(name: str, stage: Mapping[str, Any]) -> list[tuple[str, st
     return [(name, "", None)]
 
 
+def out_entry(entry: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(path, options) of a dvc.yaml ``outs``/``metrics``/``plots`` item: ``path`` or
+    ``{path: {cache: ..., meta: ...}}``."""
+    if isinstance(entry, str):
+        return entry, {}
+    path = next(iter(entry), "")
+    return path, dict(entry[path] or {})
+
+
 def output_specs(dvc_yaml: Path, spec: Mapping[str, Any] | None = None
                  ) -> dict[str, dict[str, dict[str, Any]]]:
     """Lock stage name -> output path -> its dvc.yaml options (``cache``, ``meta``, ...)."""
@@ -359,9 +368,8 @@ def output_specs(dvc_yaml: Path, spec: Mapping[str, Any] | None = None
             paths = out.setdefault(instance, {})
             for kind in ("outs", "metrics", "plots"):
                 for entry in body.get(kind) or []:
-                    path = entry if isinstance(entry, str) else next(iter(entry), "")
-                    opts = {} if isinstance(entry, str) else entry[path] or {}
-                    paths[interpolate(str(path), key, item)] = dict(opts)
+                    path, opts = out_entry(entry)
+                    paths[interpolate(str(path), key, item)] = opts
     return out
 
 

@@ -22,20 +22,18 @@ reference, then:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from conftest import tool_env, venv_tool
 from slurm import SingleNodeSlurm
-from test_workflow import copy_workflow
+from test_workflow import copy_workflow, small_loss_study
 
 pytestmark = [pytest.mark.cluster, pytest.mark.mirror, pytest.mark.slow]
 
@@ -53,19 +51,10 @@ TIMEOUT_S = 600
 TRAIN_MSE = ["train", "nbmacro", "gcn", "gcn", "mse"]  # the job scancel stops
 
 
-def _small(params: dict[str, Any]) -> dict[str, Any]:
-    p = json.loads(json.dumps(params))
-    p["train"]["epochs"] = EPOCHS
-    p["train"]["by_predictor"] = {k: {**v, "epochs": EPOCHS}
-                                  for k, v in p["train"]["by_predictor"].items()}
-    p["experiments"]["loss_study"].update(tables=["nbmacro"], losses=["hr", "mse"],
-                                          train_sizes=[50], seeds=[0])
-    return p
-
-
 def _workflow(repo: Path, dest: Path) -> Path:
     work = copy_workflow(repo, dest)
-    params = _small(yaml.safe_load((work / "params.yaml").read_text(encoding="utf-8")))
+    params = yaml.safe_load((work / "params.yaml").read_text(encoding="utf-8"))
+    params = small_loss_study(params, EPOCHS)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
     return work
 
