@@ -42,6 +42,7 @@ from nasrank.families import (
     FAMILY_PREDICTORS,
     TableData,
     evaluate,
+    evaluate_trials,
     extrapolate,
     family_predictors,
     fit_curve,
@@ -331,6 +332,93 @@ def test_every_family_on_nb201(params: dict) -> None:
     assert len(df) == 2 + 2 * (len(FAST) + 1)
     assert {"predictor", "family", "train_size", "kendall_tau", "precision_at_10",
             "precision_at_20", "sparse_kendall_tau", "init_time_s"} <= set(df.columns)
+
+
+def count_fits(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Record the run ids of every ``nasrank.sweep.fit_predictors`` call."""
+    import nasrank.sweep
+
+    calls: list[list[str]] = []
+    real = nasrank.sweep.fit_predictors
+
+    def counted(cfgs: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append([c.run_id for c in cfgs])
+        return real(cfgs, *args, **kwargs)
+
+    monkeypatch.setattr(nasrank.sweep, "fit_predictors", counted)
+    return calls
+
+
+def one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No sweep fits: every trial and size fitted by its own ``fit`` (the old way)."""
+    from nasrank.families.predictors import ModelBasedPredictor, OmniPredictor
+
+    for cls in (ModelBasedPredictor, OmniPredictor):
+        monkeypatch.setattr(cls, "sweep_fit", lambda self, batch, y, seed: None)
+
+
+def without_times(result: dict) -> str:
+    """The result without its measured times, as JSON (NaN equal to NaN)."""
+    from nasrank.families.jobs import TIMES
+
+    return json.dumps({**result, "rows": [{k: v for k, v in row.items() if k not in TIMES}
+                                          for row in result["rows"]]})
+
+
+@pytest.mark.mirror
+def test_torch_trials_and_sizes_in_one_sweep(params: dict,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlp, gcn and an OMNI with an MLP train every trial and train size in one
+    fit_predictors call, with the metrics of fitting each alone; trees do not."""
+    td = TableData.load("nb201-cifar10", params["data"]["processed_dir"],
+                        params["data"]["features_dir"])
+    common = {"target": "val_acc_200", "test_size": 100, "require": SHARED,
+              "train_sizes": [5, 40], "params": params}
+    cases = {"mlp": FAST["mlp"], "gcn": FAST["gcn"],
+             "omni": {"model": "mlp", "model_options": {"hidden": [16]}, "epochs": 3,
+                      "batch_size": 16, "loss": "hr"},
+             "xgb": FAST["xgb"]}
+    calls = count_fits(monkeypatch)
+    swept = {name: evaluate_trials(td, name, [0, 1, 2], options=opts, **common)
+             for name, opts in cases.items()}
+    # one sweep of 3 trials x 2 sizes per torch predictor; xgb: one call per fit
+    assert [len(c) for c in calls] == [6, 6, 6] + [1] * 6
+    assert calls[0][:2] == ["nb201-cifar10/adjacency_onehot/mlp/mse/n5/s0",
+                            "nb201-cifar10/adjacency_onehot/mlp/mse/n40/s0"]
+    assert calls[2][0] == "nb201-cifar10/omni/mlp/hr/n5/s0"
+    for name in ("mlp", "gcn", "omni"):
+        for r in swept[name]:
+            assert all(row["fit_time_s"] > 0 for row in r["rows"]), name
+    one_at_a_time(monkeypatch)
+    calls.clear()
+    for name, opts in cases.items():
+        alone = [evaluate(td, name, trial, options=opts, **common) for trial in (0, 1, 2)]
+        assert [without_times(r) for r in alone] == [without_times(r)
+                                                    for r in swept[name]], name
+    assert [len(c) for c in calls] == [1] * 6 * 4
+
+
+@pytest.mark.mirror
+def test_torch_family_job_bytes(params: dict, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gcn family job (3 trials, 2 sizes: one sweep) writes the report bytes of fitting
+    every trial and size alone."""
+    from nasrank.families.jobs import FamilyJob, run_family_job
+
+    settings = {"target": "val_acc_200", "test_size": 100, "train_sizes": [5, 40],
+                "require": SHARED, "options": FAST["gcn"]}
+    job = FamilyJob("nb201-cifar10", "gcn", "gcn", (0, 1, 2), settings)
+    p = json.loads(json.dumps(params))
+    p["reports"]["families_dir"] = str(tmp_path / "swept")
+    calls = count_fits(monkeypatch)
+    swept = run_family_job(job, p)
+    assert [len(c) for c in calls] == [6]
+    one_at_a_time(monkeypatch)
+    p["reports"]["families_dir"] = str(tmp_path / "alone")
+    alone = run_family_job(job, p)
+    assert swept != alone and swept.read_bytes() == alone.read_bytes()
+    timing = json.loads(Path(job.timing_output(tmp_path / "swept")).read_text("utf-8"))
+    assert all(r["fit_time_s"] > 0 for t in timing["results"] for r in t["rows"])
 
 
 @pytest.mark.mirror

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import json
 import statistics
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from nasrank.cli import main
 from nasrank.encodings.store import read_features
 from nasrank.errors import ConfigError, NasrankError, UnknownNameError
 from nasrank.io import write_parquet
+from nasrank.search import get_search
 from nasrank.search.runner import (
     COSTS,
     SAMPLES,
@@ -45,6 +47,7 @@ from nasrank.search.runner import (
     find_job,
     fit_predict_from,
     load_pool,
+    lockstep,
     renas_job,
     run_job,
     search_jobs,
@@ -522,6 +525,71 @@ def test_predictor_nas_piecewise_switches_on_samples(params: dict[str, Any]) -> 
     assert read_report(path)["queried"] == mape
 
 
+def count_fits(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Record the run ids of every ``nasrank.sweep.fit_predictors`` call."""
+    import nasrank.sweep
+
+    calls: list[list[str]] = []
+    real = nasrank.sweep.fit_predictors
+
+    def counted(cfgs: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append([c.run_id for c in cfgs])
+        return real(cfgs, *args, **kwargs)
+
+    monkeypatch.setattr(nasrank.sweep, "fit_predictors", counted)
+    return calls
+
+
+@pytest.mark.mirror
+def test_predictor_nas_seeds_in_lock_step(params: dict[str, Any], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three seeds refit together (one sweep of 3 runs per round) and write the same bytes
+    as each seed run alone, which finds what the search finds with a plain fit_predict
+    in this thread."""
+    calls = count_fits(monkeypatch)
+    job = SearchJob("nbmacro", "predictor_nas", (20, 30), (0, 1, 2), "t", "gcn", "gcn", "hr")
+    together = run_job(job, params)
+    assert [len(c) for c in calls] == [3, 3]                # 2 refits: 10 -> 20 -> 30
+    assert [c[0].rsplit("/", 2)[1] for c in calls] == ["n10", "n20"]
+    alone = copy.deepcopy(params)
+    alone["reports"]["search_dir"] = str(tmp_path / "alone")
+    calls.clear()
+    for seed, path in zip(job.seeds, together, strict=True):
+        (single,) = run_job(job, alone, seeds=(seed,))
+        assert single != path and single.read_bytes() == path.read_bytes()
+    assert [len(c) for c in calls] == [1] * 6
+    # seed 2 without threads: the search with fit_predict_from called directly
+    lp = load_pool(params, "nbmacro")
+    cfg = config_from_params(params, bench="nbmacro", task=None, encoding="gcn",
+                             predictor="gcn", loss="hr", train_size=10, seed=2)
+    _, _, _, enc, x = load_run_inputs(cfg, params, ids=lp.pool.arch_ids)
+    fp = fit_predict_from(job, params, lp.pool.arch_ids, x, enc.layout, 2)
+    algo = get_search("predictor_nas", **params["search"]["algorithms"]["predictor_nas"])
+    rng = np.random.default_rng(np.random.SeedSequence(2).spawn(2)[1])
+    final = algo.run(None, lp.pool, rng, budget=30, fit_predict=fp)
+    assert list(final.queried) == read_report(together[2])["queried"]
+
+
+@pytest.mark.mirror
+def test_predictor_nas_failing_seed_is_named(params: dict[str, Any],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seed whose predictions are not finite fails the job naming the seed; the other
+    seeds are stopped and nothing is written."""
+    from nasrank.search import runner
+
+    def refit(self: Any, refits: Any) -> list[np.ndarray]:
+        return [np.full(len(r.candidate_ids), np.nan if r.seed == 1 else 0.0) for r in refits]
+
+    monkeypatch.setattr(runner._Refits, "__call__", refit)
+    job = SearchJob("nbmacro", "predictor_nas", (30,), (0, 1, 2), "t", "gcn", "gcn", "hr")
+    with pytest.raises(ConfigError, match=r"search nbmacro/predictor_nas/gcn-gcn-hr, seed 1: "
+                                          r"search 'predictor_nas': fit_predict returned "
+                                          r"non-finite scores"):
+        run_job(job, params)
+    assert not Path(params["reports"]["search_dir"]).exists()
+    assert not [t for t in threading.enumerate() if t.name.startswith("lockstep")]
+
+
 @pytest.mark.mirror
 def test_predictor_nas_budget_below_init(params: dict[str, Any]) -> None:
     """Every budget must cover predictor_nas's initial random sample."""
@@ -598,6 +666,36 @@ def test_renas_ga_fitness_is_the_trained_predictor(params: dict[str, Any]) -> No
 
 
 @pytest.mark.mirror
+def test_renas_ga_seeds_fitted_in_one_sweep(params: dict[str, Any], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seeds' predictors are fitted as one sweep; each report is the bytes of the seed
+    run alone. The GA scores whole populations at once (each architecture once)."""
+    from nasrank.train import FittedPredictor
+
+    calls = count_fits(monkeypatch)
+    sizes: list[int] = []
+    predict = FittedPredictor.predict
+
+    def counted(self: FittedPredictor, x: np.ndarray) -> np.ndarray:
+        sizes.append(len(x))
+        return predict(self, x)
+
+    monkeypatch.setattr(FittedPredictor, "predict", counted)
+    p = renas_nbmacro(params, seeds=[0, 1, 2])
+    job = renas_job(p, "m1")
+    together = run_job(job, p)
+    assert [len(c) for c in calls] == [3]
+    # population 20, 3 generations: the initial population whole, then its new children
+    assert sizes[0] == 20 and len(sizes) == 3 * 4
+    assert sum(sizes) == sum(read_report(q)["info"]["scored"] for q in together)
+    alone = copy.deepcopy(p)
+    alone["reports"]["search_dir"] = str(tmp_path / "alone")
+    for seed, path in zip(job.seeds, together, strict=True):
+        (single,) = run_job(job, alone, seeds=(seed,))
+        assert single.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.mirror
 def test_renas_ga_bad_sample_or_train_size(params: dict[str, Any]) -> None:
     """A cost-spread sample needs costs nasrank derives for NAS-Bench-101 only; the
     training sample must fit the pool."""
@@ -607,6 +705,93 @@ def test_renas_ga_bad_sample_or_train_size(params: dict[str, Any]) -> None:
     p = renas_nbmacro(params, train_size=5000)
     with pytest.raises(ConfigError, match=r"train size 5000 does not fit the 3,969"):
         run_job(renas_job(p, "m1"), p)
+
+
+# --------------------------------------------------------------------------- lock step
+
+
+def run_with_timeout(fn: Any, timeout: float = 20.0) -> Any:
+    """``fn()`` in a thread; fails the test instead of hanging on a deadlock."""
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # handed to the test
+            out["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), "lockstep deadlocked"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def rounds_task(n: int, fail_at: int | None = None,
+                error: type[Exception] = ConfigError) -> Any:
+    """A task that calls fit_predict ``n`` times (train size 10, 20, ...) and returns the
+    scores it got; raises ``error`` before call ``fail_at``."""
+    def task(fp: Any) -> list[float]:
+        got = []
+        for i in range(n):
+            if i == fail_at:
+                raise error(f"failed at round {i}")
+            ids = np.array([f"a{j}" for j in range(10 * (i + 1))], dtype=object)
+            got.append(float(fp(ids, np.zeros(len(ids)), ids[:3], n_labelled=len(ids))[0]))
+        return got
+    return task
+
+
+def echo_refit(batches: list[list[tuple[int, int]]]) -> Any:
+    """A refit recording (task, n_labelled) per round; scores = task * 100 + n."""
+    def refit(batch: list[tuple[int, Any]]) -> list[np.ndarray]:
+        batches.append([(slot, req[3]) for slot, req in batch])
+        return [np.full(len(req[2]), slot * 100.0 + req[3]) for slot, req in batch]
+    return refit
+
+
+def test_lockstep_rounds_and_early_finish() -> None:
+    """Every round's refit gets every task still running, in task order; tasks that
+    finish early (or never refit) leave the rounds; each task gets its own scores."""
+    batches: list[list[tuple[int, int]]] = []
+    tasks = [rounds_task(3), rounds_task(1), rounds_task(0), rounds_task(2)]
+    got = run_with_timeout(lambda: lockstep(tasks, echo_refit(batches), list("abcd")))
+    assert batches == [[(0, 10), (1, 10), (3, 10)], [(0, 20), (3, 20)], [(0, 30)]]
+    assert got == [[10.0, 20.0, 30.0], [110.0], [], [310.0, 320.0]]
+    assert run_with_timeout(lambda: lockstep([], echo_refit([]), [])) == []
+
+
+def test_lockstep_task_error_names_the_task() -> None:
+    """A failing task stops the others at the next round; of the tasks failing in the
+    same round, the first in task order is raised, its type kept, its label in the
+    message (nasrank errors) or as a note (others); no thread is left behind."""
+    batches: list[list[tuple[int, int]]] = []
+    tasks = [rounds_task(5), rounds_task(5, fail_at=2), rounds_task(5, fail_at=2),
+             rounds_task(1)]
+    with pytest.raises(ConfigError, match=r"^seed 1: failed at round 2$"):
+        run_with_timeout(lambda: lockstep(tasks, echo_refit(batches),
+                                          [f"seed {i}" for i in range(4)]))
+    assert [len(b) for b in batches] == [4, 3]  # no third round
+    with pytest.raises(ValueError, match="failed at round 0") as err:
+        run_with_timeout(lambda: lockstep([rounds_task(2), rounds_task(2, 0, ValueError)],
+                                          echo_refit([]), ["seed 0", "seed 1"]))
+    assert err.value.__notes__ == ["seed 1"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("lockstep")]
+
+
+def test_lockstep_refit_error_propagates() -> None:
+    """An exception of refit (a diverged fit) unwinds every task and propagates as is."""
+    def refit(batch: list[tuple[int, Any]]) -> list[np.ndarray]:
+        if batch[0][1][3] == 20:
+            raise NasrankError("run x/s1: loss is nan")
+        return [np.zeros(len(req[2])) for _, req in batch]
+
+    with pytest.raises(NasrankError, match=r"^run x/s1: loss is nan$"):
+        run_with_timeout(lambda: lockstep([rounds_task(4), rounds_task(3)], refit,
+                                          ["a", "b"]))
+    assert not [t for t in threading.enumerate() if t.name.startswith("lockstep")]
 
 
 # --------------------------------------------------------------------------- nb101

@@ -16,6 +16,9 @@ Usage::
                                          # data/models/nb101/renas_tensor/lenet/lr/n424/s0/
     nasrank evaluate nb101 renas_tensor lenet lr --train-size 424 --seed 0
                                          # reports/metrics/<the same run>.json
+    nasrank sweep nb201-cifar10 gcn gcn --losses hr,mse --train-sizes 50,100 --seeds 0,1,2
+                                         # 12 runs trained at once; each run's directory
+                                         # as `train` writes it (add --evaluate: metrics)
     nasrank search --list                # the search jobs of params.yaml
     nasrank search nb101/renas_ga/renas_tensor-lenet-lr-random-all-n424
                                          # reports/search/<the job>/s<seed>.json
@@ -46,7 +49,7 @@ import pyarrow.parquet as pq
 
 from nasrank import __version__
 from nasrank.config import load_params, mirror_dir
-from nasrank.errors import ConfigError, NasrankError
+from nasrank.errors import ConfigError, NasrankError, UnknownNameError
 
 log = logging.getLogger("nasrank")
 
@@ -213,6 +216,49 @@ def cmd_train(args: argparse.Namespace, params: dict[str, Any]) -> None:
     run(_run_config(args, params), params)
 
 
+def _csv(kind: str, text: str, cast: Callable[[str], Any] = str) -> list[Any]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ConfigError(f"--{kind}: give a comma-separated list, got {text!r}")
+    try:
+        return [cast(t) for t in items]
+    except ValueError:
+        raise ConfigError(f"--{kind}: {text!r} is not a list of integers") from None
+
+
+def cmd_sweep(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.experiments import Run
+    from nasrank.losses import LOSSES
+    from nasrank.sweep import run_sweep
+    from nasrank.train import REGRESSION, config_from_params
+
+    losses = _csv("losses", args.losses)
+    for loss in losses:
+        if loss not in LOSSES and loss != REGRESSION:
+            raise UnknownNameError("loss", loss, [*LOSSES, REGRESSION])
+    cfgs = []
+    for loss in losses:
+        for size in _csv("train-sizes", args.train_sizes, int):
+            for seed in _csv("seeds", args.seeds, int):
+                run = Run(args.table, args.encoding, args.predictor, loss, size, seed)
+                cfgs.append(config_from_params(
+                    params, bench=run.bench, task=run.task, encoding=run.encoding,
+                    predictor=run.predictor, loss=run.loss, train_size=run.train_size,
+                    seed=run.seed))
+    start = time.perf_counter()
+    results = run_sweep(cfgs, params, progress=not args.quiet)
+    log.info("sweep of %d runs in %.1f s (%.2f runs/s)", len(cfgs),
+             time.perf_counter() - start, len(cfgs) / (time.perf_counter() - start))
+    if args.evaluate:
+        from nasrank.io import write_json
+        from nasrank.train import evaluate
+
+        for res in results:
+            run_id = res["config"]["run_id"]
+            report = evaluate(params, Path(params["data"]["models_dir"]) / run_id)
+            write_json(Path(params["reports"]["metrics_dir"]) / f"{run_id}.json", report)
+
+
 def cmd_evaluate(args: argparse.Namespace, params: dict[str, Any]) -> None:
     from nasrank.io import write_json
     from nasrank.train import evaluate
@@ -326,6 +372,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], int | None]] 
     "encode": cmd_encode,
     "check": cmd_check,
     "train": cmd_train,
+    "sweep": cmd_sweep,
     "evaluate": cmd_evaluate,
     "search": cmd_search,
     "table": cmd_table,
@@ -373,6 +420,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("loss", help="a loss name, or 'regression' for rf/xgb")
         p.add_argument("--train-size", type=int, required=True)
         p.add_argument("--seed", type=int, required=True)
+
+    p = sub.add_parser("sweep", help="train many runs of one table, encoding and predictor "
+                       "at once (losses x train sizes x seeds)")
+    p.add_argument("table", help="processed table: BENCH or BENCH-TASK")
+    p.add_argument("encoding")
+    p.add_argument("predictor")
+    p.add_argument("--losses", required=True, help="comma-separated loss names")
+    p.add_argument("--train-sizes", required=True, help="comma-separated train sizes")
+    p.add_argument("--seeds", required=True, help="comma-separated seeds")
+    p.add_argument("--evaluate", action="store_true",
+                   help="also write each run's metrics (as `nasrank evaluate`)")
 
     p = sub.add_parser("search", help="run one search job of params.yaml over its seeds")
     p.add_argument("key", nargs="?", help="job key (reports/search/KEY/); see --list")

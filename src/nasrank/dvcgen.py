@@ -47,8 +47,8 @@ HEADER = (
 
 #: the code a training (and a search or family job that trains) runs: the model selection
 #: of train.select = train_kendall_tau scores with nasrank.metrics
-TRAIN_SOURCES = ["src/nasrank/train.py", "src/nasrank/losses", "src/nasrank/predictors",
-                 "src/nasrank/metrics.py"]
+TRAIN_SOURCES = ["src/nasrank/train.py", "src/nasrank/sweep.py", "src/nasrank/losses",
+                 "src/nasrank/predictors", "src/nasrank/metrics.py"]
 
 INGEST_SOURCES = {
     "nb101": ["src/nasrank/benchmarks/nb101.py", "src/nasrank/spaces/nb101.py"],

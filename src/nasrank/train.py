@@ -25,24 +25,21 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import math
-import os
-import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nasrank import __version__
 from nasrank.benchmarks.common import output_stem
 from nasrank.encodings import get_encoding
 from nasrank.encodings.store import read_features
 from nasrank.errors import ConfigError, DataFormatError, NasrankError
-from nasrank.io import atomic_path, read_metadata, write_json, write_parquet
+from nasrank.io import atomic_path, read_metadata
 
 log = logging.getLogger("nasrank.train")
 
@@ -209,66 +206,33 @@ def _batches(n: int, size: int, order: np.ndarray) -> list[np.ndarray]:
     return parts
 
 
-def fit_torch(cfg: RunConfig, x: np.ndarray, y: np.ndarray, device: str,
-              layout: dict[str, list[int]]) -> tuple[Any, list[dict[str, float]]]:
-    """Train a torch predictor with the configured loss; returns the model and epoch log.
+@contextlib.contextmanager
+def one_thread(device: str) -> Iterator[None]:
+    """torch's CPU kernels on one thread inside the block (nothing changes on a GPU).
 
-    Raises:
-        TrainingError: a non-finite loss, naming the epoch, step and run.
+    A CPU result then does not depend on how many threads the process has: the number
+    of threads changes how MKL and ATen split sums, and with it the last bits.
     """
     import torch
 
-    from nasrank.losses import LossContext, get_loss
-    from nasrank.metrics import ranking_metrics
-    from nasrank.predictors import get_predictor
-
-    torch.manual_seed(cfg.seed)
-    torch.use_deterministic_algorithms(True, warn_only=False)  # cuBLAS: see DETERMINISTIC_ENV
-    model = get_predictor(cfg.predictor, x.shape[1:], layout or None,
-                          seed=cfg.seed, **cfg.predictor_options).to(device)
-    loss_fn = get_loss(cfg.loss, **cfg.loss_options).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    xt = torch.from_numpy(x).to(device)
-    yt = torch.from_numpy(y.astype(np.float32)).to(device)
-    rng = np.random.default_rng(cfg.seed + 1)
-    history: list[dict[str, float]] = []
-    best_state, best_score = None, -math.inf
-    for epoch in range(cfg.epochs):
-        model.train()
-        ctx = LossContext(epoch=epoch, n_train=len(y))
-        total = 0.0
-        for step, idx in enumerate(_batches(len(y), cfg.batch_size, rng.permutation(len(y)))):
-            b = torch.from_numpy(idx).to(device)
-            pred, feats = model(xt[b])
-            loss = loss_fn(pred, yt[b], feats if loss_fn.needs_features else None, ctx)
-            if not torch.isfinite(loss):
-                raise TrainingError(f"{cfg.run_id}: loss {cfg.loss} is {loss.item()} at epoch "
-                                    f"{epoch}, step {step}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        row = {"epoch": epoch, "loss": total / len(y)}
-        if cfg.select == "train_kendall_tau":
-            score = ranking_metrics(y, predict_torch(model, x, device), precision_t=(),
-                                    n_at_k=(), precision_at_k=())["kendall_tau"]
-            row["train_kendall_tau"] = score
-            if score > best_score:
-                best_score = score
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        history.append(row)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return model, history
+    before = torch.get_num_threads()
+    if device.startswith("cuda") or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def predict_torch(model: Any, x: np.ndarray, device: str) -> np.ndarray:
-    """Batched inference in eval mode (scaled units)."""
+    """Batched inference in eval mode (scaled units), on one CPU thread (:func:`one_thread`)."""
     import torch
 
     model.eval()
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), one_thread(device):
         for i in range(0, len(x), PREDICT_BATCH):
             pred, _ = model(torch.from_numpy(x[i : i + PREDICT_BATCH]).to(device))
             out.append(pred.float().cpu().numpy())
@@ -285,6 +249,7 @@ class FittedPredictor:
     kind: str
     device: str
     history: list[dict[str, float]]
+    timing: dict[str, Any] = field(default_factory=dict)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predicted labels (the target's units) of raw (unscaled) features ``x``.
@@ -339,26 +304,14 @@ def check_loss(cfg: RunConfig) -> Any:
 
 def fit_predictor(cfg: RunConfig, x: np.ndarray, y: np.ndarray,
                   layout: dict[str, list[int]]) -> FittedPredictor:
-    """Fit ``cfg``'s predictor and loss on raw features ``x`` and labels ``y``.
+    """Fit ``cfg``'s predictor and loss on raw features ``x`` and labels ``y``: a sweep of
+    one (:func:`nasrank.sweep.fit_predictors`).
 
-    Feature and label scaling use these training samples only; the search calls this
-    once per fit on the architectures labelled so far.
+    Feature and label scaling use these training samples only.
     """
-    for key, value in DETERMINISTIC_ENV.items():
-        os.environ.setdefault(key, value)
-    from nasrank.predictors import get_predictor
+    from nasrank.sweep import fit_predictors
 
-    spec = check_loss(cfg)
-    scaling = Scaling.fit(x, y, standardize=spec.standardize)
-    xs = scaling.x(x).astype(np.float32)
-    ys = scaling.y(y)
-    if spec.kind == "torch":
-        device = resolve_device(cfg.device)
-        model, history = fit_torch(cfg, xs, ys, device, layout)
-        return FittedPredictor(cfg, model, scaling, "torch", device, history)
-    model = get_predictor(cfg.predictor, x.shape[1:], seed=cfg.seed, **cfg.predictor_options)
-    model.fit(xs, ys)
-    return FittedPredictor(cfg, model, scaling, "tree", "cpu", [])
+    return fit_predictors([cfg], [x], [y], layout)[0]
 
 
 def load_run_inputs(cfg: RunConfig, params: dict[str, Any],
@@ -398,7 +351,7 @@ def load_run_inputs(cfg: RunConfig, params: dict[str, Any],
 
 
 def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
-    """Train, predict all labelled architectures, write the run directory.
+    """Train, predict all labelled architectures, write the run directory: a sweep of one.
 
     Writes ``data/models/<run_id>/``: ``model.bin`` (``torch.save`` of the state dict and
     scaling, or ``joblib`` of the fitted tree ensemble and scaling: ``model_format`` in
@@ -406,46 +359,10 @@ def run(cfg: RunConfig, params: dict[str, Any]) -> dict[str, Any]:
     ``predictions.parquet`` (arch_id, split, y_true, y_pred) and ``timing.json`` (fit and
     query times, kept apart because they differ from run to run).
     """
+    from nasrank.sweep import run_sweep
+
     check_loss(cfg)
-    ids, y, target, enc, x = load_run_inputs(cfg, params)
-    train_idx, test_idx = split(len(ids), cfg)
-
-    out_dir = Path(params["data"]["models_dir"]) / cfg.run_id
-    start = time.perf_counter()
-    fitted = fit_predictor(cfg, x[train_idx], y[train_idx], enc.layout)
-    fit_s = time.perf_counter() - start
-    q0 = time.perf_counter()
-    y_pred = fitted.predict(x)
-    query_s = time.perf_counter() - q0
-    fitted.save(out_dir / "model.bin")
-    device = fitted.device
-
-    split_col = np.full(len(ids), "test", dtype=object)
-    split_col[train_idx] = "train"
-    table = pa.table({
-        "arch_id": pa.array(ids, pa.string()),
-        "split": pa.array(split_col, pa.string()),
-        "y_true": pa.array(y, pa.float64()),
-        "y_pred": pa.array(y_pred, pa.float64()),
-    })
-    config = {**asdict(cfg), "run_id": cfg.run_id, "target": target,
-              "n_labelled": len(ids), "n_train": len(train_idx), "n_test": len(test_idx),
-              "nasrank_version": __version__, "device_kind": device.split(":")[0],
-              "model_format": "torch" if fitted.kind == "torch" else "joblib"}
-    write_parquet(out_dir / "predictions.parquet", table, config)
-    write_json(out_dir / "config.json", config)
-    history = fitted.history
-    with atomic_path(out_dir / "log.csv") as tmp:
-        keys = list(history[0]) if history else ["epoch", "loss"]
-        lines = [",".join(keys)] + [",".join(repr(r[k]) for k in keys) for r in history]
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    timing = {"fit_time_s": fit_s, "query_time_s": query_s,
-              "query_time_per_arch_s": query_s / len(ids), "device": device,
-              "n_queried": len(ids)}
-    write_json(out_dir / "timing.json", timing)
-    log.info("%s: trained on %d, predicted %d in %.1f s + %.2f s on %s", cfg.run_id,
-             len(train_idx), len(ids), fit_s, query_s, device)
-    return {"config": config, "timing": timing}
+    return run_sweep([cfg], params)[0]
 
 
 def evaluate(params: dict[str, Any], run_dir: Path) -> dict[str, Any]:

@@ -185,7 +185,7 @@ def run_family_job(job: FamilyJob, params: Mapping[str, Any]) -> Path:
             proxy or fidelity, a train size above the pool minus the test set).
     """
     from nasrank.families.data import TableData
-    from nasrank.families.protocol import evaluate
+    from nasrank.families.protocol import evaluate_trials
 
     data = params["data"]
     path = Path(data["processed_dir"]) / f"{job.table}.parquet"
@@ -195,11 +195,11 @@ def run_family_job(job: FamilyJob, params: Mapping[str, Any]) -> Path:
     s = job.settings
     results, timings = [], []
     start = time.perf_counter()
-    for i, trial in enumerate(job.trials):
-        t0 = time.perf_counter()
-        r = evaluate(table, job.predictor, trial, target=s["target"],
-                     test_size=s["test_size"], train_sizes=s["train_sizes"],
-                     require=s["require"], options=s["options"], params=params)
+    # every trial at once: a torch predictor's trials and train sizes train as one sweep
+    evaluated = evaluate_trials(table, job.predictor, job.trials, target=s["target"],
+                                test_size=s["test_size"], train_sizes=s["train_sizes"],
+                                require=s["require"], options=s["options"], params=params)
+    for i, (trial, r) in enumerate(zip(job.trials, evaluated, strict=True)):
         r["test_ids_sha256"] = _digest(r.pop("test_ids"))
         r["train_ids_sha256"] = _digest(r.pop("train_ids"))
         r["predictor"] = job.label
@@ -207,9 +207,9 @@ def run_family_job(job: FamilyJob, params: Mapping[str, Any]) -> Path:
             {"train_size": x["train_size"], **{k: x.pop(k) for k in TIMES}} for x in r["rows"]]})
         results.append(r)
         best = max((x["kendall_tau"] for x in r["rows"]), default=float("nan"))
-        log.info("%s: trial %d (%d/%d) in %.1f s, pool %d, max Kendall tau %.3f", job.key,
-                 trial, i + 1, len(job.trials), time.perf_counter() - t0, r["pool_size"],
-                 best)
+        log.info("%s: trial %d (%d/%d), pool %d, max Kendall tau %.3f", job.key, trial,
+                 i + 1, len(job.trials), r["pool_size"], best)
+    log.info("%s: %d trials in %.1f s", job.key, len(job.trials), time.perf_counter() - start)
     head = {"key": job.key, "table": job.table, "predictor": job.label}
     families_dir = params["reports"]["families_dir"]
     write_json(job.timing_output(families_dir),

@@ -9,6 +9,11 @@ Every predictor is a :class:`FamilyPredictor`:
   (benchmark).
 * :meth:`~FamilyPredictor.fit` ``(batch, y, seed)`` trains it (a no-op for predictors
   with ``trains = False``: zero-cost proxies and learning-curve methods).
+* :meth:`~FamilyPredictor.sweep_fit` ``(batch, y, seed)``: the same training as one run
+  of a sweep (:class:`SweepFit`), for predictors that train a torch network, else
+  ``None``; the protocol fits every trial's and train size's runs in one
+  :func:`nasrank.sweep.fit_predictors` call and hands each result back with
+  :meth:`~FamilyPredictor.use_fitted` instead of calling ``fit`` (same predictions).
 * :meth:`~FamilyPredictor.query` ``(batch)`` returns one prediction per architecture
   (higher = better).
 * :meth:`~FamilyPredictor.data_time` ``(batch)``: the mean *recorded* per-architecture
@@ -62,6 +67,17 @@ class Needs:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SweepFit:
+    """One torch training of a family predictor, as a run of a sweep: the inputs of
+    :func:`nasrank.sweep.fit_predictors` (raw features and labels)."""
+
+    cfg: Any
+    x: np.ndarray
+    y: np.ndarray
+    layout: dict[str, list[int]]
+
+
 @dataclass
 class Context:
     """Where a predictor runs: its table's identity and the trainer settings."""
@@ -91,6 +107,16 @@ class FamilyPredictor:
 
     def fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> None:
         """Train on ``batch`` with labels ``y`` (no-op unless ``trains``)."""
+
+    def sweep_fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> SweepFit | None:
+        """What :meth:`fit` would train, as one run of a sweep; ``None`` unless it
+        trains a torch network (then the caller calls :meth:`fit`)."""
+        return None
+
+    def use_fitted(self, fitted: Any) -> None:
+        """Take ``fitted`` (the :class:`nasrank.train.FittedPredictor` a sweep trained
+        for :meth:`sweep_fit`'s run) as if :meth:`fit` had trained it."""
+        raise NotImplementedError(f"predictor {self.name!r} is not fitted in sweeps")
 
     def query(self, batch: ArchBatch) -> np.ndarray:
         raise NotImplementedError
@@ -324,12 +350,25 @@ class _Trainer:
         check_loss(cfg)
         return cfg
 
+    @property
+    def torch(self) -> bool:
+        """Whether the predictor is a torch network (trained with a loss)."""
+        from nasrank.predictors import predictor_spec
+
+        return predictor_spec(self.predictor).kind == "torch"
+
+    def request(self, context: Context, encoding: str, x: np.ndarray, y: np.ndarray,
+                layout: dict, seed: int) -> SweepFit:
+        """The run :meth:`fit` trains, for :func:`nasrank.sweep.fit_predictors`."""
+        cfg = self.config(context, encoding, len(y), seed)
+        return SweepFit(cfg, x, np.asarray(y, dtype=np.float64), layout)
+
     def fit(self, context: Context, encoding: str, x: np.ndarray, y: np.ndarray,
             layout: dict, seed: int) -> None:
         from nasrank.train import fit_predictor
 
-        cfg = self.config(context, encoding, len(y), seed)
-        self.fitted = fit_predictor(cfg, x, np.asarray(y, dtype=np.float64), layout)
+        run = self.request(context, encoding, x, y, layout, seed)
+        self.fitted = fit_predictor(run.cfg, run.x, run.y, run.layout)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.fitted is None:
@@ -377,6 +416,16 @@ class ModelBasedPredictor(FamilyPredictor):
     def fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> None:
         assert self.context is not None and batch.x is not None
         self.trainer.fit(self.context, self.encoding, batch.x, y, batch.layout, seed)
+
+    def sweep_fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> SweepFit | None:
+        if not self.trainer.torch:
+            return None
+        assert self.context is not None and batch.x is not None
+        return self.trainer.request(self.context, self.encoding, batch.x, y, batch.layout,
+                                    seed)
+
+    def use_fitted(self, fitted: Any) -> None:
+        self.trainer.fitted = fitted
 
     def query(self, batch: ArchBatch) -> np.ndarray:
         assert batch.x is not None
@@ -467,6 +516,15 @@ class OmniPredictor(FamilyPredictor):
         assert self.context is not None
         self.trainer.fit(self.context, "omni", self._matrix(batch), y, {}, seed)
 
+    def sweep_fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> SweepFit | None:
+        if not self.trainer.torch:
+            return None
+        assert self.context is not None
+        return self.trainer.request(self.context, "omni", self._matrix(batch), y, {}, seed)
+
+    def use_fitted(self, fitted: Any) -> None:
+        self.trainer.fitted = fitted
+
     def query(self, batch: ArchBatch) -> np.ndarray:
         return self.trainer.predict(self._matrix(batch))
 
@@ -494,6 +552,7 @@ __all__ = [
     "ModelBasedPredictor",
     "Needs",
     "OmniPredictor",
+    "SweepFit",
     "ZeroCostPredictor",
     "default_encoding",
     "default_fidelity",

@@ -22,7 +22,9 @@ For one table, predictor and trial:
 
 Times (seconds):
 
-* ``fit_time_s``: wall time of the fit (0 for predictors that do not train).
+* ``fit_time_s``: wall time of the fit (0 for predictors that do not train); for a
+  torch predictor, whose trials and train sizes train as one sweep
+  (:func:`evaluate_trials`), the run's share of the sweep's fit time.
 * ``query_time_compute_s``: wall time of the query per test architecture (model
   inference, curve fitting, column look-up).
 * ``query_time_data_s``: the recorded per-architecture cost of the inputs a query reads
@@ -53,6 +55,7 @@ Usage::
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -70,7 +73,7 @@ from nasrank.benchmarks.zero_cost import (
     zero_cost_proxies,
 )
 from nasrank.errors import ConfigError, DataFormatError
-from nasrank.families.data import TableData
+from nasrank.families.data import ArchBatch, TableData
 from nasrank.families.predictors import Context, FamilyPredictor, Needs
 from nasrank.families.registry import family_spec, get_family_predictor
 from nasrank.metrics import ranking_metrics
@@ -238,6 +241,67 @@ def evaluate(
         DataFormatError: the table lacks the target, a proxy or a fidelity (naming the
             predictor, the proxy/fidelity and the table).
     """
+    return evaluate_trials(table, predictor, [trial], target=target, test_size=test_size,
+                           train_sizes=train_sizes, require=require, options=options,
+                           params=params)[0]
+
+
+@dataclass
+class _Trial:
+    """One trial of :func:`evaluate_trials`, set up: its predictor, pool and split."""
+
+    trial: int
+    pred: FamilyPredictor
+    needs: Needs
+    pool: int
+    split: Split
+    sizes: list[int]
+    batch: ArchBatch
+    target: str
+    test_size: int
+
+
+def evaluate_trials(
+    table: TableData,
+    predictor: FamilyPredictor | str,
+    trials: Sequence[int],
+    *,
+    target: str | None = None,
+    test_size: int | None = None,
+    train_sizes: Sequence[int] | None = None,
+    require: Sequence[str] = (),
+    options: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`evaluate` for each of ``trials``, with the same results, in order.
+
+    A predictor that trains a torch network (``mlp``, ``gcn``, ``lenet``; ``omni`` with
+    one: :meth:`~nasrank.families.predictors.FamilyPredictor.sweep_fit`) is trained for
+    every trial and train size in ONE :func:`nasrank.sweep.fit_predictors` call before
+    the trials are evaluated: each run's predictions are bit-identical whichever runs
+    share the sweep, so the metrics are those of fitting one at a time (tested), and
+    each row's ``fit_time_s`` is the run's share of the sweep's fit time. Every other
+    predictor (trees, zero-cost, learning curves) is fitted trial by trial, size by size.
+    A registry name builds a fresh predictor per trial (as :func:`evaluate`).
+    """
+    runs = []
+    batches: dict[tuple[bytes, str | None], ArchBatch] = {}  # one pool read for all trials
+    for trial in trials:
+        runs.append(_setup(table, predictor, trial, target, test_size, train_sizes, require,
+                           options, params, batches))
+    fitted = _sweep_fits(runs)
+    metric_options = _metric_options(params)
+    return [_result(table, predictor, options, t,
+                    _rows(table, t, metric_options, fitted.get(i, {})))
+            for i, t in enumerate(runs)]
+
+
+def _setup(table: TableData, predictor: FamilyPredictor | str, trial: int,
+           target: str | None, test_size: int | None, train_sizes: Sequence[int] | None,
+           require: Sequence[str], options: Mapping[str, Any] | None,
+           params: Mapping[str, Any] | None,
+           batches: dict[tuple[bytes, str | None], ArchBatch]) -> _Trial:
+    """Build (or take) the predictor, prepare it, draw the pool and the split."""
     if isinstance(predictor, str):
         name = predictor
         pred = get_family_predictor(name, **dict(options or {}))
@@ -269,22 +333,70 @@ def evaluate(
             len(split.train), where)
     else:
         sizes = [0]
-    batch = table.batch(rows, needs.encoding)
-    y_all = batch.column(target)
+    key = (rows.tobytes(), needs.encoding)
+    if key not in batches:
+        batches[key] = table.batch(rows, needs.encoding)
+    return _Trial(int(trial), pred, needs, pool, split, sizes, batches[key], target,
+                  int(test_size))
+
+
+def _sweep_fits(runs: Sequence[_Trial]) -> dict[int, dict[int, Any]]:
+    """Per trial (position in ``runs``) and train size, the predictor fitted by one sweep
+    of every torch training (:meth:`FamilyPredictor.sweep_fit`); empty for the others."""
+    from nasrank.sweep import fit_predictors
+
+    wanted: dict[str, Any] = {}                      # run id -> SweepFit, once each
+    where: list[tuple[int, int, str]] = []           # (trial position, size, run id)
+    for i, t in enumerate(runs):
+        if not t.pred.trains:
+            continue
+        y_all = t.batch.column(t.target)
+        for n in dict.fromkeys(t.sizes):
+            idx = t.split.train[:n]
+            run = t.pred.sweep_fit(t.batch.take(idx), y_all[idx], t.trial)
+            if run is None:
+                break
+            wanted.setdefault(run.cfg.run_id, run)
+            where.append((i, n, run.cfg.run_id))
+    if not wanted:
+        return {}
+    groups: dict[str, list[str]] = {}                # one sweep per layout (one in practice)
+    for run_id, run in wanted.items():
+        groups.setdefault(json.dumps(run.layout, sort_keys=True), []).append(run_id)
+    fitted: dict[str, Any] = {}
+    for ids in groups.values():
+        todo = [wanted[k] for k in ids]
+        fitted.update(zip(ids, fit_predictors([r.cfg for r in todo], [r.x for r in todo],
+                                              [r.y for r in todo], todo[0].layout),
+                          strict=True))
+    out: dict[int, dict[int, Any]] = {}
+    for i, n, run_id in where:
+        out.setdefault(i, {})[n] = fitted[run_id]
+    return out
+
+
+def _rows(table: TableData, t: _Trial, metric_options: Mapping[str, Any],
+          fitted: Mapping[int, Any]) -> list[dict[str, Any]]:
+    """One result row per train size: fit (or take the sweep's fit), query, metrics."""
+    pred, batch, split = t.pred, t.batch, t.split
+    y_all = batch.column(t.target)
     test = batch.take(split.test)
     y_test = y_all[split.test]
-    metric_options = _metric_options(params)
-    label_times = table.training_time(batch.frame, table.final_epochs(target) or math.nan)
+    label_times = table.training_time(batch.frame, table.final_epochs(t.target) or math.nan)
 
     out_rows = []
-    for n in sizes:
+    for n in t.sizes:
         fit_s, label_s, known = 0.0, 0.0, 0  # nothing trained: no labels, no fit
         if pred.trains:
             idx = split.train[:n]
-            train = batch.take(idx)
-            t0 = time.perf_counter()
-            pred.fit(train, y_all[idx], int(trial))
-            fit_s = time.perf_counter() - t0
+            if n in fitted:
+                pred.use_fitted(fitted[n])
+                fit_s = float(fitted[n].timing["fit_time_s"])
+            else:
+                train = batch.take(idx)
+                t0 = time.perf_counter()
+                pred.fit(train, y_all[idx], t.trial)
+                fit_s = time.perf_counter() - t0
             lt = label_times[idx]
             known = int(np.isfinite(lt).sum())
             label_s = float(np.nansum(lt)) if known else math.nan  # NaN: none recorded
@@ -304,27 +416,34 @@ def evaluate(
             "init_time_s": fit_s + (label_s if known else 0.0),
         })
         out_rows.append(row)
+    return out_rows
 
+
+def _result(table: TableData, predictor: FamilyPredictor | str,
+            options: Mapping[str, Any] | None, t: _Trial,
+            rows: list[dict[str, Any]]) -> dict[str, Any]:
+    pred, sizes = t.pred, t.sizes
+    name = predictor if isinstance(predictor, str) else predictor.name
     spec = family_spec(name) if isinstance(predictor, str) else None
-    ids = batch.ids
+    ids = t.batch.ids
     return _plain({
         "table": table.name,
         "benchmark": table.bench,
         "predictor": name,
         "family": pred.family,
-        "trial": int(trial),
-        "target": target,
+        "trial": t.trial,
+        "target": t.target,
         "surrogate_labels": table.surrogate_labels,
-        "pool_size": pool,
-        "test_size": int(test_size),
+        "pool_size": t.pool,
+        "test_size": t.test_size,
         "train_sizes": sizes,
-        "needs": {"columns": list(needs.columns), "encoding": needs.encoding,
-                  **needs.details},
+        "needs": {"columns": list(t.needs.columns), "encoding": t.needs.encoding,
+                  **t.needs.details},
         "options": dict(pred.options) if spec is None else
         {**spec.defaults, **dict(options or {})},
-        "test_ids": list(ids[split.test]),
-        "train_ids": list(ids[split.train[: max(sizes)]]) if pred.trains else [],
-        "rows": out_rows,
+        "test_ids": list(ids[t.split.test]),
+        "train_ids": list(ids[t.split.train[: max(sizes)]]) if pred.trains else [],
+        "rows": rows,
     })
 
 
@@ -460,6 +579,7 @@ __all__ = [
     "default_test_size",
     "default_train_sizes",
     "evaluate",
+    "evaluate_trials",
     "naslib_split",
     "pool_rows",
     "results_frame",

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from nasrank.errors import ConfigError
+from nasrank.losses import portable
 
 __all__ = ["Loss", "LossContext"]
 
@@ -177,4 +178,4 @@ def pair_penalty(z: Tensor, kind: str, margin: float) -> Tensor:
     """phi(z) for an order-signed difference z: hinge max(0, m - z) or softplus(-z)."""
     if kind == "hinge":
         return torch.clamp(margin - z, min=0.0)
-    return torch.nn.functional.softplus(-z)
+    return portable.softplus(-z)

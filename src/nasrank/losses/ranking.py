@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from nasrank.losses import portable
 from nasrank.losses.base import (
     Loss,
     LossContext,
@@ -79,7 +79,7 @@ def sequence_ranking_term(pred: Tensor, target: Tensor) -> Tensor:
     """
     order = torch.argsort(target, descending=True, stable=True)
     p, y = pred[order], target[order]
-    return masked_mean(F.softplus(-(p[:-1] - p[1:])), y[:-1] > y[1:])
+    return masked_mean(portable.softplus(-(p[:-1] - p[1:])), y[:-1] > y[1:])
 
 
 class MSESequenceRankingLoss(Loss):
@@ -118,8 +118,8 @@ class ListMLELoss(Loss):
     items keep their batch order):
     ``L = -(1/B) sum_{i=1..B} log( exp(p_pi(i)) / sum_{k>=i} exp(p_pi(k)) )
         = (1/B) sum_i [ logsumexp_{k>=i} p_pi(k) - p_pi(i) ]``,
-    the suffix log-sum-exp computed with ``torch.logcumsumexp`` on the reversed list
-    (numerically stable). B = 1 gives 0.
+    the suffix log-sum-exp shifted by the batch maximum (numerically stable), from
+    :mod:`nasrank.losses.portable`. B = 1 gives 0.
 
     Source: Xia et al. (ICML 2008), "ListMLE" of Ji et al. (ICCV 2025).
     """
@@ -131,5 +131,5 @@ class ListMLELoss(Loss):
     ) -> Tensor:
         order = torch.argsort(target, descending=True, stable=True)
         p = pred[order]
-        suffix_lse = torch.logcumsumexp(p.flip(0), dim=0).flip(0)
+        suffix_lse = portable.suffix_logsumexp(p)
         return (suffix_lse - p).mean()

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from nasrank.losses import portable
 from nasrank.losses.base import (
     Loss,
     LossContext,
@@ -40,8 +41,8 @@ class ExponentialWeightedLoss(Loss):
 
     def weights(self, target: Tensor) -> Tensor:
         if self.options["form"] == "bogcn":
-            return torch.expm1(target) / (math.e - 1.0)
-        return torch.exp(target - 1.0)
+            return (portable.exp(target) - 1.0) / (math.e - 1.0)
+        return portable.exp(target - 1.0)
 
     def compute(
         self, pred: Tensor, target: Tensor, features: Tensor | None, ctx: LossContext | None

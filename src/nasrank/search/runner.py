@@ -13,6 +13,15 @@ Every seed writes ``reports/search/<job.key>/s<seed>.json``.
   queried so far (:func:`fit_predict_from`). The job runs once at its largest budget; the
   result at a smaller budget ``b`` is that of the first ``b`` queries, which is exactly what
   a run with budget ``b`` queries (tested), so one run serves every budget.
+
+The seeds of a predictor search train together (:func:`nasrank.sweep.fit_predictors`:
+each run's result is bit-identical whichever runs share the call, so every report is the
+same bytes as a seed run alone; tested). ``renas_ga`` fits every seed's predictor in one
+sweep before the GAs run. ``predictor_nas`` runs its seeds in lock step
+(:func:`lockstep`): each seed's search runs in a thread of its own, and its
+``fit_predict`` waits until every seed still searching has asked for a refit; the main
+thread then fits all of them as one sweep, predicts each seed's candidates and lets the
+searches go on. The reports are written after the searches, in seed order.
 * ``random`` and ``regularized_evolution``: true-accuracy baselines, read off the same
   way: the first ``b`` queries of a random search are a uniform sample of ``b``, and
   regularized evolution's first ``b`` queries are what a run with budget ``b`` queries
@@ -35,11 +44,12 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -47,7 +57,7 @@ import pyarrow.parquet as pq
 
 from nasrank.errors import ConfigError, DataFormatError, NasrankError, UnknownNameError
 from nasrank.io import read_metadata, write_json
-from nasrank.search import Pool, get_search
+from nasrank.search import FitPredict, Pool, SearchResult, get_search
 from nasrank.spaces import get_space
 from nasrank.spaces.base import SearchSpace
 
@@ -60,6 +70,7 @@ __all__ = [
     "find_job",
     "fit_predict_from",
     "load_pool",
+    "lockstep",
     "renas_job",
     "run_job",
     "search_jobs",
@@ -405,23 +416,184 @@ def _run_config(job: SearchJob, params: dict[str, Any], train_size: int, seed: i
     return cfg
 
 
+@dataclass(frozen=True)
+class Refit:
+    """One ``fit_predict`` call of a seed's ``predictor_nas``: the labelled architectures
+    so far (ids and accuracies, in query order) and the candidates to score."""
+
+    seed: int
+    train_ids: np.ndarray
+    train_acc: np.ndarray
+    candidate_ids: np.ndarray
+    n_labelled: int
+
+
+class _Refits:
+    """Refits of ``job``'s predictor: features of ``ids`` in ``x``, one sweep per call."""
+
+    def __init__(self, job: SearchJob, params: dict[str, Any], ids: np.ndarray, x: np.ndarray,
+                 layout: dict[str, list[int]]) -> None:
+        self.job, self.params, self.x, self.layout = job, params, x, layout
+        self.row = {k: i for i, k in enumerate(ids)}
+
+    def rows(self, ids: np.ndarray) -> list[int]:
+        return [self.row[k] for k in ids]
+
+    def __call__(self, refits: Sequence[Refit]) -> list[np.ndarray]:
+        """Fit every refit's predictor (one :func:`nasrank.sweep.fit_predictors` call) and
+        return each one's predictions of its candidates. The loss sees ``n_train`` =
+        labelled samples, which a ``piecewise`` schedule with ``switch_samples``
+        switches on."""
+        from nasrank.sweep import fit_predictors
+
+        cfgs = [_run_config(self.job, self.params, r.n_labelled, r.seed) for r in refits]
+        fitted = fit_predictors(cfgs, [self.x[self.rows(r.train_ids)] for r in refits],
+                                [r.train_acc for r in refits], self.layout)
+        return [f.predict(self.x[self.rows(r.candidate_ids)])
+                for f, r in zip(fitted, refits, strict=True)]
+
+
 def fit_predict_from(job: SearchJob, params: dict[str, Any], ids: np.ndarray, x: np.ndarray,
                      layout: dict[str, list[int]], seed: int) -> Any:
-    """``fit_predict`` of ``predictor_nas``: refit ``job``'s predictor on the labelled
-    architectures so far (their features looked up in ``x``, aligned with ``ids``) and
-    predict the candidates. The loss sees ``n_train`` = labelled samples, which a
-    ``piecewise`` schedule with ``switch_samples`` switches on."""
-    from nasrank.train import fit_predictor
-
-    row = {k: i for i, k in enumerate(ids)}
+    """``fit_predict`` of one seed's ``predictor_nas``: refit ``job``'s predictor on the
+    labelled architectures so far (their features looked up in ``x``, aligned with
+    ``ids``) and predict the candidates. The loss sees ``n_train`` = labelled samples,
+    which a ``piecewise`` schedule with ``switch_samples`` switches on. (:func:`run_job`
+    refits all seeds together, with the same results.)"""
+    refits = _Refits(job, params, ids, x, layout)
 
     def fit_predict(train_ids: np.ndarray, train_acc: np.ndarray, candidate_ids: np.ndarray,
                     *, n_labelled: int) -> np.ndarray:
-        cfg = _run_config(job, params, n_labelled, seed)
-        fitted = fit_predictor(cfg, x[[row[k] for k in train_ids]], train_acc, layout)
-        return fitted.predict(x[[row[k] for k in candidate_ids]])
+        return refits([Refit(seed, train_ids, train_acc, candidate_ids, n_labelled)])[0]
 
     return fit_predict
+
+
+T = TypeVar("T")
+
+#: ``fit_predict``'s arguments as one request: (train_ids, train_acc, candidate_ids,
+#: n_labelled)
+Request = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+
+
+class _Aborted(BaseException):
+    """Unwinds a task's thread when the lock step stops (a task or a refit failed).
+    A BaseException, so that no ``except Exception`` in a search can swallow it."""
+
+
+class _Lockstep:
+    """The rendezvous of :func:`lockstep`; see there."""
+
+    def __init__(self, n: int) -> None:
+        self.cond = threading.Condition()
+        self.running = n                          # tasks not finished yet
+        self.pending: dict[int, Request] = {}     # task -> its refit, waiting
+        self.answers: dict[int, np.ndarray] = {}  # task -> its scores, not yet taken
+        self.results: dict[int, Any] = {}
+        self.errors: dict[int, BaseException] = {}
+        self.aborted = False
+
+    def fit_predict(self, slot: int) -> FitPredict:
+        def fit_predict(train_ids: np.ndarray, train_acc: np.ndarray,
+                        candidate_ids: np.ndarray, *, n_labelled: int) -> np.ndarray:
+            with self.cond:
+                if self.aborted:
+                    raise _Aborted
+                self.pending[slot] = (train_ids, train_acc, candidate_ids, n_labelled)
+                self.cond.notify_all()
+                while slot not in self.answers and not self.aborted:
+                    self.cond.wait()
+                if self.aborted:
+                    raise _Aborted
+                return self.answers.pop(slot)
+
+        return fit_predict
+
+    def work(self, slot: int, task: Callable[[FitPredict], Any]) -> None:
+        try:
+            self.results[slot] = task(self.fit_predict(slot))
+        except _Aborted:
+            pass
+        except BaseException as exc:  # re-raised by the main thread
+            self.errors[slot] = exc
+        finally:
+            with self.cond:
+                self.running -= 1
+                self.cond.notify_all()
+
+    def next_round(self) -> list[tuple[int, Request]] | None:
+        """Wait until every running task waits for a refit; its requests, by task, or
+        ``None`` when every task has finished or one failed."""
+        with self.cond:
+            while len(self.pending) < self.running:
+                self.cond.wait()
+            if self.errors or not self.running:
+                return None
+            batch = sorted(self.pending.items())
+            self.pending.clear()
+            return batch
+
+    def answer(self, slots: list[int], scores: Sequence[np.ndarray]) -> None:
+        with self.cond:
+            self.answers.update(zip(slots, scores, strict=True))
+            self.cond.notify_all()
+
+    def abort(self) -> None:
+        with self.cond:
+            self.aborted = True
+            self.cond.notify_all()
+
+
+def _name_error(exc: BaseException, where: str) -> BaseException:
+    """``exc`` with ``where`` in its message (nasrank's own errors, which the command line
+    prints) or as a note (the others: their text is kept as it is)."""
+    if (isinstance(exc, NasrankError) and len(exc.args) == 1 and isinstance(exc.args[0], str)
+            and type(exc).__str__ is BaseException.__str__):
+        exc.args = (f"{where}: {exc.args[0]}",)
+    else:
+        exc.add_note(where)
+    return exc
+
+
+def lockstep(tasks: Sequence[Callable[[FitPredict], T]],
+             refit: Callable[[list[tuple[int, Request]]], Sequence[np.ndarray]],
+             labels: Sequence[str]) -> list[T]:
+    """Run ``tasks`` side by side, their ``fit_predict`` calls answered in rounds.
+
+    Each task runs in a thread of its own with a ``fit_predict`` (the
+    :class:`~nasrank.search.base.FitPredict` protocol) that hands its arguments to this
+    rendezvous and waits. When every task still running waits, the calling (main) thread
+    calls ``refit`` once with every waiting ``(task index, (train_ids, train_acc,
+    candidate_ids, n_labelled))``, in task order, and hands each task the scores
+    ``refit`` returned for it. A task that finishes early simply leaves the rounds.
+
+    Errors: a task's exception ends the lock step at the next round (the other tasks are
+    unwound, their threads joined) and is re-raised here with ``labels[i]`` in its
+    message (or as a note): of the failed tasks, the first in task order. An exception
+    of ``refit`` (or an interrupt of the main thread) unwinds every task the same way and
+    propagates unchanged.
+
+    Returns:
+        Each task's result, in task order.
+    """
+    state = _Lockstep(len(tasks))
+    threads = [threading.Thread(target=state.work, args=(i, task), daemon=True,
+                                name=f"lockstep {labels[i]}")
+               for i, task in enumerate(tasks)]
+    for t in threads:
+        t.start()
+    try:
+        while (batch := state.next_round()) is not None:
+            scores = refit(batch)
+            state.answer([slot for slot, _ in batch], scores)
+    finally:
+        state.abort()  # unwinds tasks still waiting (none when all finished)
+        for t in threads:
+            t.join()
+    if state.errors:
+        slot = min(state.errors)
+        raise _name_error(state.errors[slot], labels[slot])
+    return [state.results[i] for i in range(len(tasks))]
 
 
 def _best_of(pool: Pool, queried: tuple[str, ...]) -> int:
@@ -449,14 +621,21 @@ def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | Non
             ) -> list[Path]:
     """Run ``job`` for ``seeds`` (default: all of the job's) and write one JSON per seed.
 
+    The predictor searches train every seed's predictors together (see the module);
+    their reports are written once every seed has finished, in seed order, each
+    atomically; the same bytes as running the seeds one at a time.
+
     Returns:
         The written paths.
 
     Raises:
         ConfigError: a budget larger than the pool, a train size that does not fit, a
             sample selection without a cost attribute for the benchmark, bad options.
+        NasrankError: a predictor search's seed failed (its message names the search and
+            the seed; no report of the job is written), or a fit failed (its message
+            names the run, hence the seed).
     """
-    seeds = job.seeds if seeds is None else seeds
+    seeds = job.seeds if seeds is None else tuple(dict.fromkeys(seeds))  # each seed once
     unknown = sorted(set(seeds) - set(job.seeds))
     if unknown:
         raise ConfigError(f"search {job.key}: seed {unknown[0]} is not one of the job's "
@@ -500,33 +679,37 @@ def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | Non
                                   f"for {', '.join(COSTS)} only")
             cost = COSTS[job.bench](params, pool.arch_ids, attribute)
 
+    # predictor searches: every seed's predictors trained together (see the module)
+    together: dict[int, tuple[SearchResult, dict[str, Any]]] = {}
+    start = time.perf_counter()
+    if job.search == "renas_ga":
+        assert x is not None and layout is not None and job.train_size is not None
+        together = _renas_ga_seeds(job, params, algo, lp, x, layout, cost, seeds)
+    elif job.search == "predictor_nas":
+        assert x is not None and layout is not None
+        refits = _Refits(job, params, pool.arch_ids, x, layout)
+
+        def task(seed: int) -> Callable[[FitPredict], SearchResult]:
+            rng_search = _seed_streams(seed)[1]
+            return lambda fp: algo.run(lp.space, pool, rng_search, budget=max(job.budgets),
+                                       fit_predict=fp)
+
+        def refit(batch: list[tuple[int, Request]]) -> list[np.ndarray]:
+            return refits([Refit(seeds[slot], *request) for slot, request in batch])
+
+        finals = lockstep([task(s) for s in seeds], refit,
+                          [f"search {job.key}, seed {s}" for s in seeds])
+        together = {s: (final, {}) for s, final in zip(seeds, finals, strict=True)}
+
     written = []
     out_dir = Path(params["reports"]["search_dir"]) / job.key
     for seed in seeds:
-        start = time.perf_counter()
-        rng_sample, rng_search = _seed_streams(seed)
-        extra: dict[str, Any] = {}
-        if job.search == "renas_ga":
-            from nasrank.train import fit_predictor
-
-            assert x is not None and layout is not None and job.train_size is not None
-            train = SAMPLES[job.sample][1](len(pool), job.train_size, rng_sample, cost)
-            cfg = _run_config(job, params, job.train_size, seed)
-            fitted = fit_predictor(cfg, x[train], pool.accuracy[train], layout)
-
-            def score(arch_ids: np.ndarray, fitted: Any = fitted) -> np.ndarray:
-                return fitted.predict(x[[pool.index[k] for k in arch_ids]])
-
-            final = algo.run(lp.space, pool, rng_search, budget=max(job.budgets), score=score)
-            extra = {"n_train": len(train), "train_best_accuracy":
-                     float(pool.accuracy[train].max())}
-        elif job.search == "predictor_nas":
-            assert x is not None and layout is not None
-            fp = fit_predict_from(job, params, pool.arch_ids, x, layout, seed)
-            final = algo.run(lp.space, pool, rng_search, budget=max(job.budgets),
-                             fit_predict=fp)
+        if seed in together:
+            final, extra = together[seed]
         else:
-            final = algo.run(lp.space, pool, rng_search, budget=max(job.budgets))
+            start = time.perf_counter()
+            final = algo.run(lp.space, pool, _seed_streams(seed)[1], budget=max(job.budgets))
+            extra = {}
         per_budget = [_budget_entry(lp, final.queried[:b], b) for b in job.budgets]
         best = per_budget[-1]
         report = {
@@ -563,10 +746,43 @@ def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | Non
         dest = out_dir / f"s{seed}.json"
         write_json(dest, report)
         written.append(dest)
-        log.info("%s seed %d: best %.2f (rank %d, top %.3f %%) after %d queries in %.1f s",
+        log.info("%s seed %d: best %.2f (rank %d, top %.3f %%) after %d queries in %.1f s%s",
                  job.key, seed, best["best_accuracy"], best["best_rank"],
-                 best["best_percentile"], final.queries, time.perf_counter() - start)
+                 best["best_percentile"], final.queries, time.perf_counter() - start,
+                 f" ({len(seeds)} seeds together)" if together else "")
     return written
+
+
+def _renas_ga_seeds(job: SearchJob, params: dict[str, Any], algo: Any, lp: LabelledPool,
+                    x: np.ndarray, layout: dict[str, list[int]], cost: np.ndarray | None,
+                    seeds: tuple[int, ...]) -> dict[int, tuple[SearchResult, dict[str, Any]]]:
+    """``renas_ga`` for every seed: each seed's training sample drawn, their predictors
+    fitted as one sweep, then each seed's GA with its predictor as fitness (``score`` is
+    called with every unscored member of a population at once; ``FittedPredictor.predict``
+    runs them in batches of ``nasrank.train.PREDICT_BATCH``)."""
+    from nasrank.sweep import fit_predictors
+
+    assert job.train_size is not None
+    pool = lp.pool
+    trains = [SAMPLES[job.sample][1](len(pool), job.train_size, _seed_streams(s)[0], cost)
+              for s in seeds]
+    cfgs = [_run_config(job, params, job.train_size, s) for s in seeds]
+    fitted = fit_predictors(cfgs, [x[t] for t in trains], [pool.accuracy[t] for t in trains],
+                            layout)
+    out = {}
+    for seed, train, fp in zip(seeds, trains, fitted, strict=True):
+        def score(arch_ids: np.ndarray, fp: Any = fp) -> np.ndarray:
+            return fp.predict(x[[pool.index[k] for k in arch_ids]])
+
+        try:
+            final = algo.run(lp.space, pool, _seed_streams(seed)[1],
+                             budget=max(job.budgets), score=score)
+        except Exception as exc:
+            _name_error(exc, f"search {job.key}, seed {seed}")
+            raise
+        out[seed] = (final, {"n_train": len(train),
+                             "train_best_accuracy": float(pool.accuracy[train].max())})
+    return out
 
 
 def load_results(params: dict[str, Any], jobs: list[SearchJob]) -> list[dict[str, Any]]:
