@@ -32,7 +32,7 @@ a Snakemake search job runs with ``OMP_NUM_THREADS=1``) and the predictors on th
    :func:`nasrank.search.runner.fit_predict_from` call with 10, 50 and 100 labelled
    architectures and every other pool member as a candidate (~15.6k), as
    ``predictor_nas`` makes it; the fit and the prediction are timed apart by wrapping
-   :func:`nasrank.train.fit_predictor` for the call. Also an estimate of one search's
+   :func:`nasrank.sweep.fit_predictors` for the call. Also an estimate of one search's
    total fit/predict time at the largest ``loss_search`` budget (interpolated).
 
 Inputs come from the params file's data directories (relative ones are taken from the
@@ -472,38 +472,42 @@ def bench_batching(fitted: Any, x: np.ndarray, rows: int | None, passes: int,
 def timed_fit_predictor(log: list[dict[str, Any]]) -> Iterator[None]:
     """Time the fits and predictions behind ``fit_predict_from``'s closure.
 
-    ``fit_predict_from`` imports :func:`nasrank.train.fit_predictor` when it is called, so
-    a wrapper installed here for the call records each fit's time and the time of the
-    returned predictor's ``predict``; the original is restored on exit.
+    ``fit_predict_from`` refits through :func:`nasrank.sweep.fit_predictors` (imported when
+    it is called), so a wrapper installed here for the call records each fit's time (one
+    entry per run of the sweep, a single run here) and the time of the returned
+    predictor's ``predict``; the original is restored on exit.
     """
-    import nasrank.train as train_mod
+    import nasrank.sweep as sweep_mod
 
-    original = train_mod.fit_predictor
+    original = sweep_mod.fit_predictors
 
-    def wrapped(cfg: Any, x: np.ndarray, y: np.ndarray, layout: dict[str, list[int]]) -> Any:
+    def wrapped(cfgs: Any, xs: Any, ys: Any, layout: dict[str, list[int]], **kw: Any) -> Any:
         t0 = time.perf_counter()
-        fitted = original(cfg, x, y, layout)
-        entry: dict[str, Any] = {"fit_s": time.perf_counter() - t0, "n_train": len(y),
-                                 "epochs": cfg.epochs, "batch_size": cfg.batch_size,
-                                 "loss": cfg.loss, "device": fitted.device}
-        predict = fitted.predict
+        fitted = original(cfgs, xs, ys, layout, **kw)
+        fit_s = time.perf_counter() - t0
+        for cfg, y, fp in zip(cfgs, ys, fitted, strict=True):
+            entry: dict[str, Any] = {"fit_s": fit_s / len(cfgs), "n_train": len(y),
+                                     "epochs": cfg.epochs, "batch_size": cfg.batch_size,
+                                     "loss": cfg.loss, "device": fp.device}
+            predict = fp.predict
 
-        def timed_predict(xc: np.ndarray) -> np.ndarray:
-            t1 = time.perf_counter()
-            out = predict(xc)
-            entry["predict_s"] = time.perf_counter() - t1
-            entry["n_predicted"] = len(xc)
-            return out
+            def timed_predict(xc: np.ndarray, predict: Any = predict,
+                              entry: dict[str, Any] = entry) -> np.ndarray:
+                t1 = time.perf_counter()
+                out = predict(xc)
+                entry["predict_s"] = time.perf_counter() - t1
+                entry["n_predicted"] = len(xc)
+                return out
 
-        fitted.predict = timed_predict
-        log.append(entry)
+            fp.predict = timed_predict
+            log.append(entry)
         return fitted
 
-    train_mod.fit_predictor = wrapped
+    sweep_mod.fit_predictors = wrapped
     try:
         yield
     finally:
-        train_mod.fit_predictor = original
+        sweep_mod.fit_predictors = original
 
 
 def bench_predictor_nas(params: dict[str, Any], loss: str, seed: int) -> dict[str, Any]:
@@ -588,7 +592,7 @@ def bench_predictor_nas(params: dict[str, Any], loss: str, seed: int) -> dict[st
         "pool": {"size": len(pool), "candidates": lp.candidates, "build_s": round(pool_s, 3)},
         "features": {"shape": list(x.shape), "read_s": round(read_s, 3)},
         "timed": "fit_predict_from(...)(train_ids, train_acc, candidate_ids, n_labelled=n): "
-                 "fit_s and predict_s from nasrank.train.fit_predictor and the returned "
+                 "fit_s and predict_s from nasrank.sweep.fit_predictors and the returned "
                  "FittedPredictor.predict, wrapped for the call; other_s: config and "
                  "feature gathers",
         "by_n_labelled": rows,

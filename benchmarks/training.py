@@ -3,7 +3,8 @@
 Everything runs in this one process, on the chosen device (``--device auto`` takes CUDA
 when a GPU is visible), with fixed seeds and ``torch.set_num_threads`` applied as given
 (``--threads``; the number in effect is reported). The settings mirror the trainer
-(:func:`nasrank.train.fit_torch`): deterministic algorithms on (``--no-deterministic``
+(the one-run loop of ``nasrank.train.fit_torch`` before the sweeps; the sweep engine
+is measured by ``benchmarks/sweeps.py``): deterministic algorithms on (``--no-deterministic``
 turns them off), the loss options of the repository's ``params.yaml`` and its ``train``
 learning rate and weight decay. The report holds machine and torch details and two
 reference figures measured in the same run -- the CPU float64 matmul GFLOP/s of
