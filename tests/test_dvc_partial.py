@@ -3,7 +3,7 @@
 The loss study on NAS-Bench-Macro with two losses (`hr`, `mse`), 3-epoch GCNs: `dvc repro
 table_loss_study` builds it from the mirror, and a forced second run from scratch gives
 the same bytes. Changing `losses.hr.margin` in params.yaml then reruns exactly hr's
-training and evaluation and the table, and `dvc status` is clean afterwards. Snakemake
+sweep (training and evaluation) and the table, and `dvc status` is clean afterwards. Snakemake
 keeps no record of files DVC wrote, so the rule after `dvc checkout` / `dvc pull` is
 `snakemake --touch` on the same targets: it stamps the outputs in DAG order, and
 `snakemake -n` then has nothing to do. (Only cached outputs come back with `dvc
@@ -61,9 +61,8 @@ def test_one_loss_hyperparameter_reruns_only_its_runs(repo: Path, tmp_path: Path
     _run([dvc, "init", "-q"], work, mirror)
 
     first = _run([dvc, "repro", "table_loss_study"], work, mirror)
-    hr, mse = "nbmacro-gcn-gcn-hr-n50-s0", "nbmacro-gcn-gcn-mse-n50-s0"
-    assert {f"train@{hr}", f"train@{mse}", f"evaluate@{hr}", f"evaluate@{mse}",
-            "table_loss_study", "ingest_nbmacro"} <= _ran(first)
+    hr, mse = "nbmacro-gcn-gcn-hr", "nbmacro-gcn-gcn-mse"
+    assert {f"sweep@{hr}", f"sweep@{mse}", "table_loss_study", "ingest_nbmacro"} <= _ran(first)
     assert _status(dvc, work, mirror) == {}
     # a second run from scratch gives the same bytes (processed table, metrics, table)
     exact = [*sorted((work / "reports/metrics").rglob("*.json")), work / TABLE,
@@ -71,13 +70,14 @@ def test_one_loss_hyperparameter_reruns_only_its_runs(repo: Path, tmp_path: Path
     before = {p: p.read_bytes() for p in exact}
     shutil.copyfile(work / "dvc.lock", work / "first.lock")
     again = _run([dvc, "repro", "--force", "table_loss_study"], work, mirror)
-    assert {f"train@{hr}", f"train@{mse}", "ingest_nbmacro"} <= _ran(again)
+    assert {f"sweep@{hr}", f"sweep@{mse}", "ingest_nbmacro"} <= _ran(again)
     assert {p: p.read_bytes() for p in exact} == before
     # every recorded output of the first run is matched, but the measured fit times
     report = verify(work, lock=work / "first.lock", cache=True)
     assert report.ok, report.to_text()
     assert {p.path for p in report.problems} <= {
-        f"data/models/nbmacro/gcn/gcn/{loss}/n50/s0/timing.json" for loss in ("hr", "mse")}
+        f"data/models/nbmacro/gcn/gcn/{loss}{run}" for loss in ("hr", "mse")
+        for run in ("", "/n50/s0/timing.json")}
     assert all(p.measured for p in report.problems)
     mse_metrics = (work / "reports/metrics/nbmacro/gcn/gcn/mse/n50/s0.json").read_bytes()
     hr_metrics = (work / "reports/metrics/nbmacro/gcn/gcn/hr/n50/s0.json").read_bytes()
@@ -85,9 +85,9 @@ def test_one_loss_hyperparameter_reruns_only_its_runs(repo: Path, tmp_path: Path
     params["losses"]["hr"]["margin"] = 0.3
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), "utf-8")
     changed = _status(dvc, work, mirror)
-    assert set(changed) == {f"train@{hr}"}, changed
+    assert set(changed) == {f"sweep@{hr}"}, changed
     second = _run([dvc, "repro", "table_loss_study"], work, mirror)
-    assert _ran(second) == {f"train@{hr}", f"evaluate@{hr}", "table_loss_study"}
+    assert _ran(second) == {f"sweep@{hr}", "table_loss_study"}
     assert _status(dvc, work, mirror) == {}
     assert (work / "reports/metrics/nbmacro/gcn/gcn/mse/n50/s0.json").read_bytes() == \
         mse_metrics
@@ -99,7 +99,7 @@ def test_one_loss_hyperparameter_reruns_only_its_runs(repo: Path, tmp_path: Path
     predictions = work / "data/models/nbmacro/gcn/gcn/mse/n50/s0/predictions.parquet"
     saved = predictions.read_bytes()
     predictions.unlink()
-    _run([dvc, "checkout", f"train@{mse}"], work, mirror)
+    _run([dvc, "checkout", f"sweep@{mse}"], work, mirror)
     assert predictions.read_bytes() == saved
     _run([snakemake, "--cores", "1", "--touch", TABLE], work, mirror)
     plan = _run([snakemake, "-n", TABLE], work, mirror)

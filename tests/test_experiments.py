@@ -35,6 +35,7 @@ from nasrank.experiments import (
     loss_study_table,
     metrics_path,
     renas_table,
+    sweep_jobs,
 )
 from nasrank.io import write_json
 from nasrank.train import config_from_params
@@ -256,8 +257,9 @@ def test_dvc_yaml_is_up_to_date() -> None:
     text = render(load_params(REPO / "params.yaml"))
     assert text == (REPO / "dvc.yaml").read_text(encoding="utf-8")
     stages = yaml.safe_load(text)["stages"]
-    n = len(all_runs(load_params(REPO / "params.yaml")))
-    assert len(stages["train"]["foreach"]) == n == len(stages["evaluate"]["foreach"])
+    params = load_params(REPO / "params.yaml")
+    assert len(stages["sweep"]["foreach"]) == len(sweep_jobs(params))
+    assert "train" not in stages and "evaluate" not in stages
     assert {f"table_{name}" for name in TABLES} <= set(stages)
 
 
@@ -279,8 +281,8 @@ def test_dvc_train_params_exist_for_tree_runs(repo_params: dict[str, Any]) -> No
     p = copy.deepcopy(repo_params)
     p["experiments"]["loss_study"].update(predictor="rf", encoding="adjacency_onehot",
                                           losses=["regression"])
-    train = stages(p)["train"]
-    assert len(train["foreach"]) == len(all_runs(p))
+    train = stages(p)["sweep"]
+    assert len(train["foreach"]) == len(sweep_jobs(p))
     for key, item in train["foreach"].items():
         for template in train["do"]["params"]:
             name = template.replace("${item.loss}", item["loss"]).replace(

@@ -24,7 +24,7 @@ from scipy import stats
 
 from nasrank.config import load_params, validate_params
 from nasrank.errors import NasrankError, UnknownNameError
-from nasrank.experiments import Run, experiment_runs, metrics_path
+from nasrank.experiments import Run, experiment_runs, metrics_inputs, metrics_path
 from nasrank.io import write_json
 from nasrank.losses import LOSSES
 from nasrank.report.stats import (
@@ -367,12 +367,12 @@ def test_tables_are_deterministic(study: dict[str, Any]) -> None:
 
 
 def test_stats_inputs(study: dict[str, Any]) -> None:
-    paths = [str(metrics_path(study, r)) for r in experiment_runs(study, "loss_study")]
+    paths = metrics_inputs(study, experiment_runs(study, "loss_study"))
     for name in ("loss_stats", "loss_pairwise", "loss_ranks", "loss_wins"):
         assert stats_inputs(study, name) == paths
     search = stats_inputs(study, "search_stats")
-    assert search == [p for j in search_jobs(study, "loss_search")
-                      for p in j.outputs(study["reports"]["search_dir"])]
+    assert search == [j.output_dir(study["reports"]["search_dir"])
+                      for j in search_jobs(study, "loss_search")]
     assert set(STATS_TABLES) == {"loss_stats", "loss_pairwise", "loss_ranks", "loss_wins",
                                  "search_stats"}
     with pytest.raises(UnknownNameError, match="loss_stats"):
@@ -455,7 +455,7 @@ def _committed_params() -> dict[str, Any]:
 def test_committed_reports() -> None:
     params = _committed_params()
     for name in STATS_TABLES:
-        missing = [p for p in stats_inputs(params, name) if not Path(p).is_file()]
+        missing = [p for p in stats_inputs(params, name) if not Path(p).exists()]
         assert not missing, missing
     raw = {}
     for run in experiment_runs(params, "loss_study"):

@@ -23,6 +23,7 @@ from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.verify import (
     LockFormatError,
     LockNotFoundError,
+    VerifyError,
     dir_hash,
     file_md5,
     manifest_md5,
@@ -360,6 +361,110 @@ def test_remote_entries_are_skipped(tmp_path: Path) -> None:
     assert report.skipped == ["https://example.org/f"]
     assert "1 remote entries not checked" in report.to_text()
 
+
+# a training sweep's directory output: one run dir with its measured timing.json
+SWEEP = "models/t/e/p/l"
+RUN_FILES = {"n10/s0/timing.json": b'{"fit_s": 1.25}\n',
+             "n10/s0/predictions.parquet": b"PAR1 predictions PAR1"}
+
+
+def _sweep_repo(tmp_path: Path, measured: Any = ("timing.json",)) -> Path:
+    """dvc.yaml + dvc.lock of one stage writing ``SWEEP``, and its manifest in the cache,
+    as ``dvc commit`` leaves them (built by hand: no DVC needed)."""
+    for rel, data in RUN_FILES.items():
+        (tmp_path / SWEEP / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / SWEEP / rel).write_bytes(data)
+    found = dir_hash(tmp_path / SWEEP, repo_root=tmp_path)
+    rows = [{"md5": m, "relpath": r} for r, (m, _) in sorted(found.files.items())]
+    obj = _object(tmp_path, found.md5)
+    obj.parent.mkdir(parents=True)
+    obj.write_text(json.dumps(rows, sort_keys=True))
+    assert manifest_md5(rows) == found.md5
+    meta = {"measured": list(measured) if isinstance(measured, tuple) else measured}
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": {
+        "cmd": "nasrank train", "outs": [{SWEEP: {"meta": meta}}]}}}))
+    _write_lock(tmp_path, yaml.safe_dump({"schema": "2.0", "stages": {"train": {
+        "cmd": "nasrank train", "outs": [{"path": SWEEP, "hash": "md5", "md5": found.md5,
+                                          "size": found.size, "nfiles": found.nfiles}]}}}))
+    assert verify(tmp_path).problems == []
+    return tmp_path
+
+
+def _measured(report: Any) -> dict[tuple[str, str], bool]:
+    return {(p.path, p.kind): p.measured for p in report.problems}
+
+
+@pytest.mark.parametrize("change", ["modify", "remove", "add"])
+def test_measured_files_inside_a_directory_pass(tmp_path: Path, change: str) -> None:
+    """``measured: [timing.json]``: a rerun that changes only the timing files passes."""
+    repo = _sweep_repo(tmp_path)
+    timing = repo / SWEEP / "n10/s0/timing.json"
+    if change == "modify":
+        timing.write_bytes(b'{"fit_s": 1.31}\n')
+    elif change == "remove":
+        timing.unlink()
+    else:
+        (repo / SWEEP / "n20/s0").mkdir(parents=True)
+        (repo / SWEEP / "n20/s0/timing.json").write_bytes(b"{}")
+    kind, name = {"modify": ("modified", "n10/s0"), "remove": ("missing", "n10/s0"),
+                  "add": ("added", "n20/s0")}[change]
+    report = verify(repo)
+    assert _measured(report) == {(SWEEP, "modified"): True,
+                                 (f"{SWEEP}/{name}/timing.json", kind): True}
+    assert report.ok and not report.failures, report.to_text()
+    assert "except 2 measured-time files" in report.to_text()
+    strict = verify(repo, strict=True)
+    assert not strict.ok and strict.failures == strict.problems
+
+
+def test_other_files_inside_a_measured_directory_fail(tmp_path: Path) -> None:
+    repo = _sweep_repo(tmp_path)
+    (repo / SWEEP / "n10/s0/timing.json").write_bytes(b'{"fit_s": 1.31}\n')
+    (repo / SWEEP / "n10/s0/predictions.parquet").write_bytes(b"PAR1 other PAR1")
+    report = verify(repo)
+    assert _measured(report) == {(SWEEP, "modified"): False,
+                                 (f"{SWEEP}/n10/s0/predictions.parquet", "modified"): False,
+                                 (f"{SWEEP}/n10/s0/timing.json", "modified"): True}
+    assert not report.ok
+    assert {p.path for p in report.failures} == {SWEEP, f"{SWEEP}/n10/s0/predictions.parquet"}
+    # patterns are fnmatch patterns on the file name, at any depth below the directory
+    (tmp_path / "glob").mkdir()
+    glob = _sweep_repo(tmp_path / "glob", ("timing.*", "*.parquet"))
+    (glob / SWEEP / "n10/s0/predictions.parquet").write_bytes(b"PAR1 other PAR1")
+    report = verify(glob)
+    assert report.ok and [p.measured for p in report.problems] == [True, True]
+
+
+def test_measured_directory_without_manifest_fails(tmp_path: Path) -> None:
+    """The inner files cannot be named without the manifest, so nothing says the
+    directory differs only in its measured files."""
+    repo = _sweep_repo(tmp_path)
+    shutil.rmtree(repo / ".dvc")
+    (repo / SWEEP / "n10/s0/timing.json").write_bytes(b'{"fit_s": 1.31}\n')
+    (problem,) = verify(repo).problems
+    assert (problem.path, problem.kind, problem.measured) == (SWEEP, "modified", False)
+    assert "cannot be named" in problem.detail
+
+
+def test_measured_true_still_covers_the_whole_directory(tmp_path: Path) -> None:
+    repo = _sweep_repo(tmp_path, measured=True)
+    (repo / SWEEP / "n10/s0/predictions.parquet").write_bytes(b"PAR1 other PAR1")
+    report = verify(repo)
+    assert report.ok and len(report.problems) == 2
+    assert all(p.measured for p in report.problems)
+
+
+@pytest.mark.parametrize("bad", [False, None, "timing.json", [""], ["timing.json", 3],
+                                 {"files": ["timing.json"]}])
+def test_bad_measured_meta_names_stage_and_output(tmp_path: Path, bad: Any) -> None:
+    repo = _sweep_repo(tmp_path)
+    spec = yaml.safe_load((repo / "dvc.yaml").read_text())
+    spec["stages"]["train"]["outs"] = [{SWEEP: {"meta": {"measured": bad}}}]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(VerifyError, match=r"meta\.measured") as info:
+        verify(repo)
+    message = str(info.value)
+    assert "train" in message and SWEEP in message and repr(bad) in message
 
 def test_cli_exit_codes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`nasrank verify`: 0 when every output matches, 1 naming the file that differs, 2

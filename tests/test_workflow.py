@@ -27,7 +27,7 @@ from conftest import venv_tool
 
 from nasrank.benchmarks import processed_stems
 from nasrank.config import MIRROR_ENV
-from nasrank.experiments import all_runs
+from nasrank.experiments import all_runs, sweep_jobs
 from nasrank.families.jobs import family_jobs
 from nasrank.io import read_metadata
 from nasrank.report.registry import ALL_FIGURES, ALL_TABLES
@@ -177,12 +177,11 @@ def test_snakemake_list_rules(repo: Path) -> None:
         "check_nb101_params",
         "enumerate_nb101",
         "stats_nb101",
-        "train",
-        "evaluate",
-        *(f"table_{name}" for name in ALL_TABLES),
-        *(f"search_{job.name}" for job in search_jobs(params)),
-        *(f"families_{job.name}" for job in family_jobs(params)),
-        *(f"figure_{name}" for name in ALL_FIGURES),
+        "sweep",
+        "search",
+        "families",
+        "table",
+        "figure",
         "report_html",
         *(f"ingest_{b}" for b in benches),
     }
@@ -270,8 +269,7 @@ def _expected_logs(params: dict[str, Any]) -> list[str]:
         for bench in params["benchmarks"]
         for encoding in params["encodings"]["build"].get(bench, [])
     ]
-    logs += [f"logs/{step}/{run.run_id}.log" for step in ("train", "evaluate")
-             for run in all_runs(params)]
+    logs += [f"logs/sweep/{job.sweep_id}.log" for job in sweep_jobs(params)]
     logs += [f"logs/search/{job.key}.log" for job in search_jobs(params)]
     logs += [f"logs/families/{job.key}.log" for job in family_jobs(params)]
     logs += [f"logs/table/{name}.log" for name in ALL_TABLES]
@@ -345,17 +343,24 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
         "stats_nb101": 1,
         "check_nb101_params": 1,
         "encode": len(features),
-        "train": len(all_runs(params)),
-        "evaluate": len(all_runs(params)),
-        **{f"table_{name}": 1 for name in ALL_TABLES},
-        **{f"search_{job.name}": 1 for job in search_jobs(params)},
-        **{f"families_{job.name}": 1 for job in family_jobs(params)},
-        **{f"figure_{name}": 1 for name in ALL_FIGURES},
+        "sweep": len(sweep_jobs(params)),
+        "search": len(search_jobs(params)),
+        "families": len(family_jobs(params)),
+        "table": len(ALL_TABLES),
+        "figure": len(ALL_FIGURES),
         "report_html": 1,
         "all": 1,
         **{f"ingest_{b}": 1 for b in params["benchmarks"]},
     }
     assert sorted(o for outs in jobs["encode"] for o in outs) == sorted(features)
+
+    # Each sweep job wrote exactly its runs: one directory per run, one metrics file each.
+    for job in sweep_jobs(params):
+        runs = {f"n{r.train_size}/s{r.seed}" for r in job.runs}
+        models = work / job.models_dir(params)
+        assert {str(d.relative_to(models)) for d in models.glob("n*/s*")} == runs
+        metrics = work / job.metrics_dir(params)
+        assert {str(f.relative_to(metrics))[:-5] for f in metrics.rglob("*.json")} == runs
 
     # Nothing else (no temporary or stray files) in the processed and features directories.
     processed = work / params["data"]["processed_dir"]
@@ -488,10 +493,15 @@ def _dvc_outs(work: Path) -> dict[str, set[str]]:
     return {k: set(v) for k, v in json.loads(proc.stdout).items()}
 
 
-def _stage_rule(stage: str) -> str:
-    """The Snakemake rule a DVC stage stands for: its name, or the part before ``@`` of a
-    ``foreach`` stage (``encode@nb101-path`` -> ``encode``)."""
-    return stage.split("@", 1)[0]
+def _stage_rule(stage: str, rules: set[str]) -> str:
+    """The Snakemake rule a DVC stage stands for: the part before ``@`` of a ``foreach``
+    stage (``encode@nb101-path`` -> ``encode``), its name, or the rule it is a job of
+    (``table_loss_study`` -> ``table``, the static rule with wildcard table_name)."""
+    if "@" in stage:
+        return stage.split("@", 1)[0]
+    if stage in rules:
+        return stage
+    return max((r for r in rules if stage.startswith(f"{r}_")), key=len, default=stage)
 
 
 def _snakemake_rules(work: Path) -> set[str]:
@@ -514,12 +524,12 @@ def test_dvc_stage_per_snakemake_rule(dvc_copy: Path) -> None:
     assert proc.returncode == 0, proc.stdout
     stages = set(proc.stdout.split())
     rules = _snakemake_rules(dvc_copy)
-    missing = sorted(r for r in rules if not any(_stage_rule(s) == r for s in stages))
+    missing = sorted(r for r in rules if not any(_stage_rule(s, rules) == r for s in stages))
     assert missing == [], f"no DVC stage for Snakemake rules {missing}; stages: {sorted(stages)}"
-    orphans = sorted(s for s in stages if _stage_rule(s) not in rules)
+    orphans = sorted(s for s in stages if _stage_rule(s, rules) not in rules)
     assert orphans == [], f"DVC stages without a Snakemake rule: {orphans}; rules: {sorted(rules)}"
     for rule in rules:  # one form per rule: a single stage or a foreach family
-        named = {s for s in stages if _stage_rule(s) == rule}
+        named = {s for s in stages if _stage_rule(s, rules) == rule}
         assert named == {rule} or rule not in named, (rule, sorted(named))
 
 
@@ -532,17 +542,18 @@ def test_dvc_outputs_match_snakemake(dvc_copy: Path) -> None:
             for outs in sets]
     assert jobs, proc.stdout
     dvc = _dvc_outs(dvc_copy)
+    rules = _snakemake_rules(dvc_copy)
 
     def stages_for(rule: str, outs: set[str]) -> list[str]:
-        return sorted(s for s, o in dvc.items() if _stage_rule(s) == rule and o == outs)
+        return sorted(s for s, o in dvc.items() if _stage_rule(s, rules) == rule and o == outs)
 
     unmatched_jobs = {f"{rule}: {sorted(outs)}": stages_for(rule, outs) for rule, outs in jobs
                       if len(stages_for(rule, outs)) != 1}
     assert unmatched_jobs == {}, f"jobs without exactly one DVC stage: {unmatched_jobs}"
     unmatched_stages = {
-        stage: [sorted(o) for r, o in jobs if r == _stage_rule(stage) and o == outs]
+        stage: [sorted(o) for r, o in jobs if r == _stage_rule(stage, rules) and o == outs]
         for stage, outs in dvc.items()
-        if sum(r == _stage_rule(stage) and o == outs for r, o in jobs) != 1
+        if sum(r == _stage_rule(stage, rules) and o == outs for r, o in jobs) != 1
     }
     assert unmatched_stages == {}, (
         f"DVC stages without exactly one Snakemake job: {unmatched_stages}; "
@@ -551,9 +562,9 @@ def test_dvc_outputs_match_snakemake(dvc_copy: Path) -> None:
     assert len(jobs) == len(dvc)
     # The foreach families expand to the configured benchmarks and encodings.
     params = _repo_params(dvc_copy)
-    assert {s for s in dvc if _stage_rule(s) == "fetch"} == {
+    assert {s for s in dvc if _stage_rule(s, rules) == "fetch"} == {
         f"fetch@{b}" for b in params["benchmarks"]}
-    assert {s for s in dvc if _stage_rule(s) == "encode"} == {
+    assert {s for s in dvc if _stage_rule(s, rules) == "encode"} == {
         f"encode@{b}-{e}" for b in params["benchmarks"]
         for e in params["encodings"]["build"].get(b, [])}
 

@@ -1,18 +1,22 @@
 """Experiment grids of params.yaml expanded into training runs, and their result tables.
 
-Each grid cell is one :class:`Run` (one Snakemake job, one DVC stage): a processed table,
-an encoding, a predictor, a loss, a train size and a seed. Tables aggregate the
-evaluated runs over seeds.
+Each grid cell is one :class:`Run`: a processed table, an encoding, a predictor, a loss,
+a train size and a seed. The runs that share a table, encoding, predictor and loss form
+one :class:`Sweep` (one Snakemake job, one DVC stage: ``nasrank sweep ... --evaluate``),
+trained together over all their train sizes and seeds. Tables aggregate the evaluated
+runs over seeds.
 
 Usage::
 
     runs = experiment_runs(params, "renas_variants")     # list[Run]
+    jobs = sweep_jobs(params)                             # list[Sweep], one per job
     df = renas_table(params)                              # after the runs are evaluated
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +91,85 @@ def all_runs(params: dict[str, Any]) -> list[Run]:
         for r in experiment_runs(params, name):
             seen.setdefault(r.run_id, r)
     return list(seen.values())
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The runs of the grids that share a table, encoding, predictor and loss: trained as
+    one sweep (every train size and seed), evaluated by the same job.
+
+    A cell shared by two grids trains the product of their train sizes and seeds.
+    """
+
+    table: str
+    encoding: str
+    predictor: str
+    loss: str
+    train_sizes: tuple[int, ...]
+    seeds: tuple[int, ...]
+
+    @property
+    def bench(self) -> str:
+        return self.table.split("-", 1)[0]
+
+    @property
+    def sweep_id(self) -> str:
+        """``<table>/<encoding>/<predictor>/<loss>``: the directory of its runs."""
+        return f"{self.table}/{self.encoding}/{self.predictor}/{self.loss}"
+
+    @property
+    def runs(self) -> list[Run]:
+        return [Run(self.table, self.encoding, self.predictor, self.loss, size, seed)
+                for size in self.train_sizes for seed in self.seeds]
+
+    def models_dir(self, params: dict[str, Any]) -> str:
+        """``data/models/<sweep_id>``: every run directory of the sweep."""
+        return f"{params['data']['models_dir']}/{self.sweep_id}"
+
+    def metrics_dir(self, params: dict[str, Any]) -> str:
+        """``reports/metrics/<sweep_id>``: every run's ``n<size>/s<seed>.json``."""
+        return f"{params['reports']['metrics_dir']}/{self.sweep_id}"
+
+    def sample_epochs(self, params: dict[str, Any]) -> int:
+        """Training samples times epochs over all runs: what its run time scales with."""
+        epochs = params["train"].get("by_predictor", {}).get(self.predictor, {}).get(
+            "epochs", params["train"]["epochs"])
+        return sum(self.train_sizes) * len(self.seeds) * int(epochs)
+
+    def runtime_min(self, params: dict[str, Any]) -> int:
+        """A cluster time limit: 1 ms per training sample and epoch on one CPU core, about
+        three times the measured cost (NB101 LeNet 0.27 ms, GCN 0.4 ms), plus 10 min."""
+        return 10 + math.ceil(self.sample_epochs(params) * 1e-3 / 60)
+
+    def memory_mb(self) -> int:
+        """A memory request: the table and its features (NB101's are large) and a little
+        per run (stacked parameters and optimiser state, predictions)."""
+        return (6000 if self.bench == "nb101" else 3000) + 10 * len(self.runs)
+
+
+def sweep_jobs(params: dict[str, Any]) -> list[Sweep]:
+    """One :class:`Sweep` per (table, encoding, predictor, loss) of the grids, in grid
+    order; train sizes and seeds sorted."""
+    cells: dict[tuple[str, str, str, str], tuple[set[int], set[int]]] = {}
+    for r in all_runs(params):
+        sizes, seeds = cells.setdefault((r.table, r.encoding, r.predictor, r.loss),
+                                        (set(), set()))
+        sizes.add(r.train_size)
+        seeds.add(r.seed)
+    return [Sweep(*cell, tuple(sorted(sizes)), tuple(sorted(seeds)))
+            for cell, (sizes, seeds) in cells.items()]
+
+
+def sweep_of(run: Run) -> str:
+    """The sweep id of a run."""
+    return f"{run.table}/{run.encoding}/{run.predictor}/{run.loss}"
+
+
+def metrics_inputs(params: dict[str, Any], runs: list[Run]) -> list[str]:
+    """The sweep metrics directories holding ``runs``' metrics: what a table or figure
+    over them depends on (one directory per sweep, not one file per run)."""
+    root = params["reports"]["metrics_dir"]
+    return list(dict.fromkeys(f"{root}/{sweep_of(r)}" for r in runs))
 
 
 def metrics_path(params: dict[str, Any], run: Run) -> Path:

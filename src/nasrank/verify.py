@@ -20,7 +20,10 @@ How DVC 3 hashes (checked against dvc.lock files written by DVC 3.67):
 
 Outputs that dvc.yaml marks ``meta: {measured: true}`` hold wall-clock times (fit and
 query times, and the tables, figures and report built from them); their bytes differ on
-every run, so they are named but fail the check only with ``strict``.
+every run, so they are named but fail the check only with ``strict``. A directory output
+can instead list the names of its measured files, ``meta: {measured: ["timing.json"]}``
+(fnmatch patterns on the file name): then only those files inside it are measured, and the
+directory itself is when every file that differs in it is.
 
 Usage::
 
@@ -34,6 +37,7 @@ Usage::
 from __future__ import annotations
 
 import configparser
+import fnmatch
 import hashlib
 import json
 import os
@@ -373,6 +377,23 @@ def output_specs(dvc_yaml: Path, spec: Mapping[str, Any] | None = None
     return out
 
 
+def _measured(dvc_yaml: Path, stage: str, path: str,
+              opts: Mapping[str, Any]) -> bool | tuple[str, ...]:
+    """``meta.measured`` of an output: ``True`` (all of it), the file name patterns of the
+    measured files inside a directory, or ``False`` where it is not set."""
+    meta = opts.get("meta")
+    if not isinstance(meta, Mapping) or "measured" not in meta:
+        return False
+    value = meta["measured"]
+    if value is True:
+        return True
+    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise VerifyError(f"{dvc_yaml}: stage {stage}, output {path}: key 'meta.measured' is "
+                      f"{value!r}; expected true or a list of file name patterns "
+                      "(e.g. [timing.json])")
+
+
 def _cache_dir(repo_root: Path) -> Path:
     """The DVC cache: ``cache.dir`` of .dvc/config(.local), else .dvc/cache."""
     dvc_dir = repo_root / ".dvc"
@@ -597,6 +618,24 @@ class _Checker:
         return out
 
 
+def _mark(problems: list[Problem], measured: bool | tuple[str, ...],
+          is_dir: bool) -> list[Problem]:
+    """The problems of one output, marked ``measured``: all of them for ``True``; for
+    patterns, each file whose name matches one, and a directory itself when files inside
+    it are named and every one of them is measured."""
+    if isinstance(measured, bool):
+        return [replace(p, measured=measured) for p in problems]
+
+    def matches(path: str) -> bool:
+        name = path.rpartition("/")[2]
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in measured)
+
+    inner = [matches(p.path) for p in problems if p.directory is not None]
+    whole = bool(inner) and all(inner)  # no manifest, no files named: not measured
+    return [replace(p, measured=whole if is_dir and p.directory is None else matches(p.path))
+            for p in problems]
+
+
 def verify(repo_root: Path, lock: Path | None = None, stages: Sequence[str] | None = None,
            *, deps: bool = False, cache: bool = False, strict: bool = False) -> VerifyReport:
     """Compare the workspace under ``repo_root`` with ``lock`` (default: its dvc.lock).
@@ -606,9 +645,11 @@ def verify(repo_root: Path, lock: Path | None = None, stages: Sequence[str] | No
     ``cache`` also checks the DVC cache objects of every cached output (present, and
     holding the bytes their name says). Outputs that dvc.yaml marks ``meta: {measured:
     true}`` (wall-clock times, and what is built from them) are reported but fail the
-    check only with ``strict``. Paths in the lock are relative to ``repo_root`` (and to a
-    stage's ``wdir`` in ``repo_root``/dvc.yaml), so a lock saved elsewhere (an earlier
-    run's, a colleague's) checks this workspace.
+    check only with ``strict``; ``measured: [patterns]`` marks only the files inside a
+    directory output whose name matches one (and the directory when all that differ in it
+    do). Paths in the lock are relative to ``repo_root`` (and to a stage's ``wdir`` in
+    ``repo_root``/dvc.yaml), so a lock saved elsewhere (an earlier run's, a colleague's)
+    checks this workspace.
     """
     repo_root = Path(repo_root)
     lock = Path(lock) if lock is not None else repo_root / "dvc.lock"
@@ -630,6 +671,6 @@ def verify(repo_root: Path, lock: Path | None = None, stages: Sequence[str] | No
                 found = checker.check(entry, base)
                 if cache and role == "out" and opts.get("cache", True):
                     found += checker.check_cache(entry)
-                measured = (opts.get("meta") or {}).get("measured") is True
-                report.problems += [replace(p, measured=measured) for p in found]
+                measured = _measured(dvc_yaml, name, entry.path, opts)
+                report.problems += _mark(found, measured, entry.is_dir)
     return report

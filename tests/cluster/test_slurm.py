@@ -9,13 +9,13 @@ The small workflow is the loss study on NAS-Bench-Macro with two losses (hr, mse
 short GCN trainings. It runs once locally (``--profile workflow/profiles/default``) for
 reference, then:
 
-* through SLURM, with faults: a training job killed with scancel mid-run leaves no file
-  behind and the next invocation reruns it; an evaluation that fails once (a wrapper in
-  front of the job's python) passes on the profile's retry;
+* through SLURM, with faults: a sweep job (training and evaluation of one loss) killed
+  with scancel mid-run leaves no file behind and the next invocation reruns it, failing
+  once there (a wrapper in front of the job's python) and passing on the profile's retry;
 * every job but the local rules (fetch, the table) went through sbatch, which the
   Snakemake log (SLURM job ids), the SLURM logs and squeue confirm; the node has one
   GPU-like generic resource (``Gres=gpu:1`` backed by /dev/null, since CI has no GPU),
-  which the training jobs ask for (``--gpus=1``, the profile's mapping of the ``gpu``
+  which the sweep jobs ask for (``--gpus=1``, the profile's mapping of the ``gpu``
   resource) and are granted;
 * the end result is byte-identical to the local run's.
 """
@@ -44,11 +44,11 @@ SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(l
 # the test node has no GPU: keep torch on the CPU, but still ask SLURM for the node's
 # (fake) GPU in training jobs, as the profile does for train.device: cuda
 CLUSTER_ARGS = ("--profile", "workflow/profiles/slurm", "--configfile", "params.yaml",
-                "--set-resources", "train:gpu=1", "train:runtime=30",
+                "--set-resources", "sweep:gpu=1", "sweep:runtime=30",
                 "--slurm-init-seconds-before-status-checks", "1",
                 "--seconds-between-status-checks", "1", "--jobs", "4")
 TIMEOUT_S = 600
-TRAIN_MSE = ["train", "nbmacro", "gcn", "gcn", "mse"]  # the job scancel stops
+TRAIN_MSE = ["sweep", "nbmacro", "gcn", "gcn", "--losses", "mse"]  # the job scancel stops
 
 
 def _workflow(repo: Path, dest: Path) -> Path:
@@ -155,13 +155,13 @@ def test_jobs_go_through_sbatch_survive_faults_and_match_a_local_run(
         tmp_path: Path) -> None:
     work = _workflow(repo, tmp_path / "wf")
 
-    # 1. no retries: the mse training is cancelled mid-run, and nothing of it is left
-    run_dir = work / "data/models" / RUNS["mse"]
+    # 1. no retries: the mse sweep is cancelled mid-run, and nothing of it is left
+    run_dir = work / "data/models/nbmacro/gcn/gcn/mse"
     argv = [venv_tool("snakemake"), *CLUSTER_ARGS, "--retries", "0", TABLE]
     proc = subprocess.Popen(argv, cwd=work, env=_env(cluster, mirror),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    killed = _wait_running(cluster, "rule_train_wildcards_nbmacro_gcn_gcn_mse_50_0", proc)
-    # this is the only node: the job's `nasrank train` is a process here. Let it import
+    killed = _wait_running(cluster, "rule_sweep_wildcards_nbmacro_gcn_gcn_mse", proc)
+    # this is the only node: the job's `nasrank sweep` is a process here. Let it import
     # and start training (fit takes about 6 s), then cancel the job.
     _wait_process(TRAIN_MSE, proc)
     time.sleep(2.5)
@@ -169,18 +169,18 @@ def test_jobs_go_through_sbatch_survive_faults_and_match_a_local_run(
     subprocess.run(["scancel", killed], env=cluster.env(), check=True)
     first, _ = proc.communicate(timeout=TIMEOUT_S)
     assert proc.returncode != 0, first[-3000:]
-    assert "Error in rule train" in first, first[-3000:]
-    left = sorted(p.name for p in run_dir.iterdir()) if run_dir.is_dir() else []
+    assert "Error in rule sweep" in first, first[-3000:]
+    left = sorted(str(p) for p in run_dir.rglob("*")) if run_dir.is_dir() else []
     assert left == [], f"the killed job left {left} in {run_dir}"
 
-    # 2. the next invocation (the profile's retries) reruns it; an evaluation fails once
-    # (a wrapper in front of the job's python) and passes on the retry
+    # 2. the next invocation (the profile's retries) reruns it; it fails once (a wrapper
+    # in front of the job's python) and passes on the retry
     shim = tmp_path / "shim"
     shim.mkdir()
     marker = tmp_path / "failed-once"
     (shim / "python").write_text(
         "#!/bin/sh\n"
-        f'case "$*" in *" evaluate "*) if [ ! -e {marker} ]; then touch {marker}; '
+        f'case "$*" in *" sweep "*) if [ ! -e {marker} ]; then touch {marker}; '
         'echo "injected failure" >&2; exit 1; fi;; esac\n'
         f'exec {venv_tool("python")} "$@"\n')
     (shim / "python").chmod(0o755)
@@ -195,20 +195,19 @@ def test_jobs_go_through_sbatch_survive_faults_and_match_a_local_run(
     known = _squeue(cluster)
     rule_of = {job: known[job][1].split("_wildcards_")[0].removeprefix("rule_")
                for job in submitted}
-    assert set(rule_of.values()) == {"ingest_nbmacro", "encode", "train", "evaluate"}
+    assert set(rule_of.values()) == {"ingest_nbmacro", "encode", "sweep"}
     states = {job: known[job][0] for job in submitted}
     assert states[killed] == "CANCELLED"
     failed = [job for job, state in states.items() if state == "FAILED"]
-    assert [rule_of[job] for job in failed] == ["evaluate"], states
+    assert [rule_of[job] for job in failed] == ["sweep"], states
     done = [job for job, state in states.items() if state == "COMPLETED"]
-    assert sorted(rule_of[j] for j in done).count("train") == 2  # hr, then mse again
-    assert sorted(rule_of[j] for j in done).count("evaluate") == 2
+    assert sorted(rule_of[j] for j in done).count("sweep") == 2  # hr, then mse again
     for job in done:
         path = submitted[job]
         text = (path if path.is_absolute() else work / path).read_text()
         assert "Finished job" in text or "Finished jobid" in text, (job, text[-2000:])
-    # the training jobs asked for, and were granted, the node's GPU resource
-    for job in (j for j in submitted if rule_of[j] == "train"):
+    # the sweep jobs asked for, and were granted, the node's GPU resource
+    for job in (j for j in submitted if rule_of[j] == "sweep"):
         shown = subprocess.run(["scontrol", "show", "job", job], env=cluster.env(),
                                capture_output=True, text=True).stdout
         assert "TresPerJob=gres:gpu:1" in shown, shown

@@ -38,10 +38,9 @@ for bench in BENCHMARKS:
         name:
             f"ingest_{bench}"
         input:
-            raw=f"{RAW}/{bench}",
-            space=[f"{PROCESSED}/spaces/nb101.parquet"] if bench == "nb101" else [],
+            job_inputs(f"ingest_{bench}"),
         output:
-            processed_files(bench),
+            job_outputs(f"ingest_{bench}"),
         params:
             cli=NASRANK,
             bench=bench,
@@ -60,11 +59,12 @@ rule stats_nb101:
         space=f"{PROCESSED}/spaces/nb101.parquet",
         records=f"{PROCESSED}/nb101.parquet",
     output:
-        csv="reports/tables/nb101_space_stats.csv",
-        md="reports/tables/nb101_space_stats.md",
+        csv=f"{TABLES_DIR}/nb101_space_stats.csv",
+        md=f"{TABLES_DIR}/nb101_space_stats.md",
     params:
         cli=NASRANK,
-        target=config["stats"]["nb101"]["target"],
+        settings=job_settings("stats_nb101") if "nb101" in BENCHMARKS else {},
+        out_dir=lambda wc, output: os.path.dirname(output.csv),
     conda:
         "../../environment.yml"
     log:
@@ -72,4 +72,4 @@ rule stats_nb101:
     resources:
         mem_mb=2000,
     shell:
-        "{params.cli} stats nb101 --out-dir reports/tables 2> {log}"
+        "{params.cli} stats nb101 --out-dir {params.out_dir} 2> {log}"

@@ -1,11 +1,11 @@
 rule encode:
     input:
-        lambda wc: str(spec_source(wc.bench, PROCESSED)),
+        lambda wc: job_inputs("encode", f"{wc.bench}/{wc.encoding}"),
     output:
         f"{FEATURES}/{{bench}}/{{encoding}}.parquet",
     params:
         cli=NASRANK,
-        options=lambda wc: config["encodings"].get(wc.encoding, {}),
+        settings=lambda wc: job_settings("encode", f"{wc.bench}/{wc.encoding}"),
     conda:
         "../../environment.yml"
     log:

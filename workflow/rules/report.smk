@@ -1,70 +1,66 @@
 # Every table (reports/tables/NAME.{csv,md,tex}) and figure (reports/figures/NAME.{png,pdf})
 # of nasrank.report.registry, and the HTML report that embeds them. Figures carry a
-# caption for `snakemake --report` (workflow/report/NAME.rst). All of them take seconds,
-# so on a cluster they run where Snakemake runs (localrule), not through the queue.
+# caption for `snakemake --report` (workflow/report/NAME.rst, shown through figure.rst).
+# All of them take seconds, so on a cluster they run where Snakemake runs (localrule),
+# not through the queue.
 
 
-for name in ALL_TABLES:
-
-    rule:
-        name:
-            f"table_{name}"
-        localrule: True
-        input:
-            table_inputs(config, name),
-        output:
-            csv=f"{TABLES_DIR}/{name}.csv",
-            md=f"{TABLES_DIR}/{name}.md",
-            tex=f"{TABLES_DIR}/{name}.tex",
-        params:
-            cli=NASRANK,
-            name=name,
-            settings=table_settings(name),
-        conda:
-            "../../environment.yml"
-        log:
-            f"logs/table/{name}.log",
-        resources:
-            mem_mb=1500,
-        shell:
-            "{params.cli} table {params.name} 2> {log}"
+rule table:
+    localrule: True
+    wildcard_constraints:
+        table_name=one_of("table"),
+    input:
+        lambda wc: job_inputs("table", wc.table_name),
+    output:
+        csv=f"{TABLES_DIR}/{{table_name}}.csv",
+        md=f"{TABLES_DIR}/{{table_name}}.md",
+        tex=f"{TABLES_DIR}/{{table_name}}.tex",
+    params:
+        cli=NASRANK,
+        settings=lambda wc: job_settings("table", wc.table_name),
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/table/{table_name}.log",
+    resources:
+        mem_mb=1500,
+    shell:
+        "{params.cli} table {wildcards.table_name} 2> {log}"
 
 
-for name in ALL_FIGURES:
-
-    rule:
-        name:
-            f"figure_{name}"
-        localrule: True
-        input:
-            figure_inputs(config, name),
-        output:
-            png=report(
-                f"{FIGURES}/{name}.png",
-                caption=f"../report/{name}.rst",
-                category=figure_category(name),
-            ),
-            pdf=f"{FIGURES}/{name}.pdf",
-        params:
-            cli=NASRANK,
-            name=name,
-            settings=figure_settings(name),
-        conda:
-            "../../environment.yml"
-        log:
-            f"logs/figure/{name}.log",
-        resources:
-            mem_mb=2000,
-        shell:
-            "{params.cli} figure {params.name} 2> {log}"
+rule figure:
+    localrule: True
+    wildcard_constraints:
+        figure_name=one_of("figure"),
+    input:
+        lambda wc: job_inputs("figure", wc.figure_name),
+    output:
+        png=report(
+            f"{FIGURES}/{{figure_name}}.png",
+            caption="../report/figure.rst",
+            category=lambda wc: figure_category(wc.figure_name),
+        ),
+        pdf=f"{FIGURES}/{{figure_name}}.pdf",
+    params:
+        cli=NASRANK,
+        settings=lambda wc: job_settings("figure", wc.figure_name),
+        caption=lambda wc: figure_caption(wc.figure_name),
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/figure/{figure_name}.log",
+    resources:
+        mem_mb=2000,
+    shell:
+        "{params.cli} figure {wildcards.figure_name} 2> {log}"
 
 
 rule report_html:
     localrule: True
     input:
-        report_inputs(config),
+        job_inputs("report_html"),
     output:
-        REPORT_HTML,
+        job_outputs("report_html"),
     params:
         cli=NASRANK,
     conda:

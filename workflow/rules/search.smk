@@ -1,27 +1,25 @@
-# One rule per search job of params.yaml's `search` section (nasrank.search.runner): a job
-# runs one configuration over its seeds, so the features are read once per job.
+# Searches: one job per search configuration of params.yaml's `search` section
+# (nasrank.search.runner.SearchJob), running all its seeds; its output is the directory
+# reports/search/<key>/ with one report per seed.
 
 
-for job in search_jobs(config):
-
-    rule:
-        name:
-            f"search_{job.name}"
-        input:
-            search_inputs(job),
-        output:
-            job.outputs(SEARCH),
-        params:
-            cli=NASRANK,
-            key=job.key,
-            settings=search_settings(job),
-        conda:
-            "../../environment.yml"
-        log:
-            f"logs/search/{job.key}.log",
-        threads: 1
-        resources:
-            mem_mb=6000 if job.bench == "nb101" else 3000,
-            gpu=GPUS if job.predictor is not None else 0,
-        shell:
-            "OMP_NUM_THREADS={threads} {params.cli} search {params.key} 2> {log}"
+rule search:
+    wildcard_constraints:
+        search_key=one_of("search"),
+    input:
+        lambda wc: job_inputs("search", wc.search_key),
+    output:
+        directory(f"{SEARCH}/{{search_key}}"),
+    params:
+        cli=NASRANK,
+        settings=lambda wc: job_settings("search", wc.search_key),
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/search/{search_key}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wc: 6000 if SEARCHES[wc.search_key].bench == "nb101" else 3000,
+        gpu=lambda wc: GPUS if SEARCHES[wc.search_key].predictor is not None else 0,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.cli} search {wildcards.search_key} 2> {log}"

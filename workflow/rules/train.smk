@@ -1,4 +1,9 @@
-RUN = "{table}/{encoding}/{predictor}/{loss}/n{size}/s{seed}"
+# Training and evaluation: one job per sweep (nasrank.experiments.Sweep), the runs of the
+# grids that share a table, encoding, predictor and loss, trained together over all their
+# train sizes and seeds by `nasrank sweep ... --evaluate`. Its outputs are two
+# directories: the run directories (data/models/<sweep>/n<size>/s<seed>/) and the runs'
+# metrics (reports/metrics/<sweep>/n<size>/s<seed>.json).
+SWEEP = "{table}/{encoding}/{predictor}/{loss}"
 
 
 wildcard_constraints:
@@ -6,51 +11,30 @@ wildcard_constraints:
     encoding=r"[a-z0-9_]+",
     predictor=r"[a-z0-9_]+",
     loss=r"[a-z0-9_]+",
-    size=r"\d+",
-    seed=r"\d+",
 
 
-rule train:
+rule sweep:
     input:
-        labels=f"{PROCESSED}/{{table}}.parquet",
-        features=lambda wc: f"{FEATURES}/{wc.table.split('-')[0]}/{wc.encoding}.parquet",
+        lambda wc: job_inputs("sweep", sweep_key(wc)),
     output:
-        predictions=f"{MODELS}/{RUN}/predictions.parquet",
-        model=f"{MODELS}/{RUN}/model.bin",
-        config=f"{MODELS}/{RUN}/config.json",
-        history=f"{MODELS}/{RUN}/log.csv",
-        timing=f"{MODELS}/{RUN}/timing.json",
+        models=directory(f"{MODELS}/{SWEEP}"),
+        metrics=directory(f"{METRICS}/{SWEEP}"),
     params:
         cli=NASRANK,
-        settings=lambda wc: train_settings(wc.predictor, wc.loss),
+        sizes=lambda wc: ",".join(map(str, sweep_job(wc).train_sizes)),
+        seeds=lambda wc: ",".join(map(str, sweep_job(wc).seeds)),
+        settings=lambda wc: job_settings("sweep", sweep_key(wc)),
     conda:
         "../../environment.yml"
     log:
-        f"logs/train/{RUN}.log",
-    threads: 1
+        f"logs/sweep/{SWEEP}.log",
+    # chunks of the sweep train side by side, one thread each (nasrank.sweep)
+    threads: lambda wc: min(8, len(sweep_job(wc).runs))
     resources:
-        mem_mb=lambda wc: 6000 if wc.table.startswith("nb101") else 3000,
+        mem_mb=lambda wc: sweep_job(wc).memory_mb(),
+        runtime=lambda wc: sweep_job(wc).runtime_min(config),
         gpu=GPUS,
     shell:
-        "OMP_NUM_THREADS={threads} {params.cli} train {wildcards.table} {wildcards.encoding} "
-        "{wildcards.predictor} {wildcards.loss} --train-size {wildcards.size} "
-        "--seed {wildcards.seed} 2> {log}"
-
-
-rule evaluate:
-    input:
-        f"{MODELS}/{RUN}/predictions.parquet",
-    output:
-        f"{METRICS}/{RUN}.json",
-    params:
-        cli=NASRANK,
-        evaluation=config["evaluation"],
-    conda:
-        "../../environment.yml"
-    log:
-        f"logs/evaluate/{RUN}.log",
-    resources:
-        mem_mb=2000,
-    shell:
-        "{params.cli} evaluate {wildcards.table} {wildcards.encoding} {wildcards.predictor} "
-        "{wildcards.loss} --train-size {wildcards.size} --seed {wildcards.seed} 2> {log}"
+        "OMP_NUM_THREADS={threads} {params.cli} sweep {wildcards.table} "
+        "{wildcards.encoding} {wildcards.predictor} --losses {wildcards.loss} "
+        "--train-sizes {params.sizes} --seeds {params.seeds} --evaluate 2> {log}"

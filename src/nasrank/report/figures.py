@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from nasrank.errors import NasrankError, UnknownNameError
-from nasrank.experiments import Run, _load, experiment_runs, metrics_path
+from nasrank.experiments import Run, _load, experiment_runs, metrics_inputs, sweep_of
 from nasrank.io import atomic_path
 from nasrank.metrics import mean_ci_half
 
@@ -230,7 +230,14 @@ def _largest_size_runs(params: Mapping[str, Any]) -> list[Run]:
 
 
 def _metrics_files(runs: list[Run], params: Mapping[str, Any]) -> list[Path]:
-    return [metrics_path(dict(params), r) for r in runs]
+    return [Path(d) for d in metrics_inputs(dict(params), runs)]
+
+
+def _models_dirs(runs: list[Run], params: Mapping[str, Any]) -> list[Path]:
+    """The sweep model directories holding ``runs`` (what a figure over their predictions
+    depends on)."""
+    root = params["data"]["models_dir"]
+    return [Path(f"{root}/{s}") for s in dict.fromkeys(sweep_of(r) for r in runs)]
 
 
 def _search_jobs(params: Mapping[str, Any]) -> list[Any]:
@@ -557,7 +564,7 @@ def _heatmap_figure(key: str) -> ReportFigure:
 FIGURES: dict[str, ReportFigure] = {
     "renas_rank_scatter": ReportFigure(
         renas_rank_scatter,
-        lambda p: [_predictions_path(p, r) for _, r in _scatter_runs(p)]),
+        lambda p: _models_dirs([r for _, r in _scatter_runs(p)], p)),
     "renas_ktau_vs_train_size": ReportFigure(
         renas_ktau_vs_train_size,
         lambda p: _metrics_files(experiment_runs(dict(p), "renas_variants"), p)),
@@ -567,8 +574,7 @@ FIGURES: dict[str, ReportFigure] = {
     **{f"loss_heatmap_{key}": _heatmap_figure(key) for key in HEATMAPS},
     "search_best_so_far": ReportFigure(
         search_best_so_far,
-        lambda p: [Path(f) for job in _search_jobs(p)
-                   for f in job.outputs(p["reports"]["search_dir"])]),
+        lambda p: [Path(job.output_dir(p["reports"]["search_dir"])) for job in _search_jobs(p)]),
     "nb101_space_stats": ReportFigure(nb101_space_stats, lambda p: [_stats_path(p)]),
 }
 

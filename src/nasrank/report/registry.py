@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from nasrank.errors import UnknownNameError
-from nasrank.experiments import TABLES, experiment_runs, metrics_path
+from nasrank.experiments import TABLES, experiment_runs, metrics_inputs
 from nasrank.families.figures import FAMILY_FIGURES
 from nasrank.families.tables import FAMILY_TABLES, family_table_inputs
 from nasrank.report.compare import COMPARISONS, comparison_inputs
@@ -60,12 +60,12 @@ class Group:
 
 def _experiment_inputs(params: Params, name: str) -> list[str]:
     runs = experiment_runs(dict(params), TABLES[name][0])
-    return [str(metrics_path(dict(params), r)) for r in runs]
+    return metrics_inputs(dict(params), runs)
 
 
 def _search_inputs(params: Params, name: str) -> list[str]:
     search_dir = params["reports"]["search_dir"]
-    return [f for job in table_jobs(dict(params), name) for f in job.outputs(search_dir)]
+    return [job.output_dir(search_dir) for job in table_jobs(dict(params), name)]
 
 
 def _fixed(*keys: str) -> Callable[[Params, str], list[str]]:

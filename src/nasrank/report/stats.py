@@ -43,7 +43,7 @@ import pandas as pd
 from scipy import stats
 
 from nasrank.errors import NasrankError, UnknownNameError
-from nasrank.experiments import Run, experiment_runs, metrics_path
+from nasrank.experiments import Run, experiment_runs, metrics_inputs, metrics_path
 from nasrank.metrics import mean_ci_half, metric_keys
 from nasrank.search.runner import load_results, search_jobs
 
@@ -421,12 +421,12 @@ STATS_TABLES: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {
 
 
 def _metrics_inputs(params: dict[str, Any]) -> list[str]:
-    return [str(metrics_path(params, r)) for r in _study_runs(params)]
+    return metrics_inputs(params, _study_runs(params))
 
 
 def _search_inputs(params: dict[str, Any]) -> list[str]:
     search_dir = params["reports"]["search_dir"]
-    return [p for job in search_jobs(params, "loss_search") for p in job.outputs(search_dir)]
+    return [job.output_dir(search_dir) for job in search_jobs(params, "loss_search")]
 
 
 #: table name -> the files it reads

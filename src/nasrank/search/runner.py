@@ -317,6 +317,10 @@ class SearchJob:
         """``<search_dir>/<key>/s<seed>.json`` for every seed."""
         return [f"{search_dir}/{self.key}/s{s}.json" for s in self.seeds]
 
+    def output_dir(self, search_dir: str | Path) -> str:
+        """``<search_dir>/<key>``: the job's output (a directory of its seeds' reports)."""
+        return f"{search_dir}/{self.key}"
+
 
 def renas_job(params: dict[str, Any], variant: str, sample: str = "random",
               subspace: str = "all") -> SearchJob:

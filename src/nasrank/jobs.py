@@ -1,0 +1,316 @@
+"""Every job of the workflow, built from params.yaml: the one spec that both orchestrators read.
+
+A :class:`Job` is one ``nasrank`` invocation: its rule (the Snakemake rule and the DVC
+stage family), its key (the wildcards that pick it out), the files it reads and writes,
+the params.yaml keys it depends on, and its code: the source files of the import closure
+of the modules its command runs (:mod:`nasrank.codedeps`), never a hand-kept list.
+``workflow/rules/*.smk`` look jobs up by their wildcards for inputs and settings, and
+``nasrank dvc-yaml`` (:mod:`nasrank.dvcgen`) renders the same jobs as DVC stages; a
+``foreach`` stage's template is the job built from ``${item.<field>}`` placeholders.
+
+Usage::
+
+    from nasrank.jobs import all_jobs, jobs_by_key
+    for job in all_jobs(params):
+        job.rule, job.key, job.argv, job.inputs, job.outputs, job.params, job.code
+    sweep = jobs_by_key(params, "sweep")["nbmacro/gcn/gcn/hr"]
+    sweep.settings(params)     # the values of its params keys (Snakemake's rerun trigger)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasrank.benchmarks import processed_stems
+from nasrank.codedeps import command_code
+from nasrank.encodings import spec_source
+from nasrank.errors import UnknownNameError
+from nasrank.experiments import Sweep, sweep_jobs
+from nasrank.families.jobs import FamilyJob, family_jobs
+from nasrank.report.html import report_inputs
+from nasrank.report.registry import (
+    ALL_FIGURES,
+    ALL_TABLES,
+    figure_inputs,
+    figure_params,
+    table_inputs,
+    table_params,
+)
+from nasrank.search.runner import SearchJob, search_jobs
+
+Params = Mapping[str, Any]
+
+#: DVC sections an output can be declared in
+KINDS = ("outs", "metrics", "plots")
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of a job and how DVC keeps it.
+
+    Attributes:
+        path: file or directory, relative to the repository root.
+        cache: False for small results that git versions (tables, metrics, figures).
+        measured: True when it holds wall-clock times (its bytes differ on every run), or
+            the names of such files inside a directory output.
+        kind: the dvc.yaml section (``outs``, ``metrics`` or ``plots``).
+        directory: a directory written whole by the job.
+    """
+
+    path: str
+    cache: bool = True
+    measured: bool | tuple[str, ...] = False
+    kind: str = "outs"
+    directory: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """One ``nasrank`` invocation of the workflow.
+
+    Attributes:
+        rule: the Snakemake rule, and the name of its DVC stage(s).
+        key: the job's id within its rule (``""`` for a rule of one job); Snakemake's
+            wildcards select it, DVC names its stage ``<rule>_<key>`` or
+            ``<rule>@<item>``.
+        argv: the arguments after ``nasrank`` (DVC's ``cmd``).
+        inputs: files and directories it reads.
+        outputs: what it writes.
+        params: dotted params.yaml keys it depends on.
+        fields: the values a ``foreach`` template is filled with (empty: own stage).
+    """
+
+    rule: str
+    key: str
+    argv: tuple[str, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[Output, ...]
+    params: tuple[str, ...] = ()
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def command(self) -> str:
+        """The ``nasrank`` subcommand (its first argument that is not an option)."""
+        return next(a for a in self.argv if not a.startswith("-"))
+
+    @property
+    def code(self) -> list[str]:
+        """The source files (package directories where whole) the command imports."""
+        return command_code(self.command)
+
+    @property
+    def stage(self) -> str:
+        """The DVC stage name of a job with its own stage."""
+        if not self.key:
+            return self.rule
+        return f"{self.rule}_" + "".join(c if c.isalnum() else "_" for c in self.key)
+
+    def settings(self, params: Params) -> dict[str, Any]:
+        """``{key: value}`` of its params keys: Snakemake reruns the job when they change."""
+        return {key: _at(params, key) for key in self.params}
+
+
+def _at(params: Params, dotted: str) -> Any:
+    node: Any = params
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _dirs(params: Params) -> dict[str, str]:
+    data, reports = params["data"], params["reports"]
+    return {"raw": data["raw_dir"], "processed": data["processed_dir"],
+            "features": data["features_dir"], "models": data["models_dir"],
+            "metrics": reports["metrics_dir"], "tables": reports["tables_dir"],
+            "search": reports["search_dir"], "families": reports["families_dir"],
+            "figures": reports["figures_dir"]}
+
+
+# --- data ---------------------------------------------------------------------------
+
+
+def fetch_job(params: Params, bench: str) -> Job:
+    """Download (or copy from the mirror) one benchmark's raw files."""
+    return Job("fetch", bench, ("--quiet", "fetch", bench), (),
+               (Output(f"{_dirs(params)['raw']}/{bench}", directory=True),),
+               fields={"bench": bench})
+
+
+def _space(params: Params) -> str:
+    return f"{_dirs(params)['processed']}/spaces/nb101.parquet"
+
+
+def enumerate_job(params: Params) -> Job:
+    """The 423,624 NB101 cells with their costs."""
+    return Job("enumerate_nb101", "", ("enumerate", "nb101"), (), (Output(_space(params)),))
+
+
+def ingest_job(params: Params, bench: str) -> Job:
+    """One benchmark's raw files as Parquet tables (one per task)."""
+    d = _dirs(params)
+    inputs = (f"{d['raw']}/{bench}",) + ((_space(params),) if bench == "nb101" else ())
+    outputs = tuple(Output(f"{d['processed']}/{stem}.parquet") for stem in processed_stems(bench))
+    return Job(f"ingest_{bench}", "", ("ingest", bench), inputs, outputs)
+
+
+def stats_job(params: Params) -> Job:
+    """The NB101 space statistics table."""
+    d = _dirs(params)
+    return Job("stats_nb101", "", ("stats", "nb101", "--out-dir", d["tables"]),
+               (_space(params), f"{d['processed']}/nb101.parquet"),
+               tuple(Output(f"{d['tables']}/nb101_space_stats.{ext}", cache=False)
+                     for ext in ("csv", "md")),
+               ("stats.nb101.target",))
+
+
+def encode_job(params: Params, bench: str, encoding: str, specs: str | None = None) -> Job:
+    """One encoding of one benchmark's architectures. Every encoding stage depends on
+    the ``encodings.renas_tensor`` options, the only encoding options of params.yaml."""
+    d = _dirs(params)
+    specs = specs if specs is not None else str(spec_source(bench, d["processed"]))
+    return Job("encode", f"{bench}/{encoding}", ("encode", bench, encoding), (specs,),
+               (Output(f"{d['features']}/{bench}/{encoding}.parquet"),),
+               ("encodings.renas_tensor",),
+               fields={"bench": bench, "encoding": encoding, "specs": specs})
+
+
+def check_job(params: Params) -> Job:
+    """The exactness check of the NB101 cost model against the published parameters."""
+    d = _dirs(params)
+    return Job("check_nb101_params", "", ("check", "nb101_params", "--out-dir", "reports/checks"),
+               (f"{d['raw']}/nb101", _space(params), f"{d['processed']}/nb101.parquet"),
+               (Output("reports/checks/nb101_params.json", cache=False, kind="metrics"),))
+
+
+# --- training, searches, families -----------------------------------------------------
+
+
+def sweep_job(params: Params, table: str, bench: str, encoding: str, predictor: str,
+              loss: str, train_sizes: str, seeds: str) -> Job:
+    """One sweep (:class:`nasrank.experiments.Sweep`): its runs trained and evaluated."""
+    d = _dirs(params)
+    sweep = f"{table}/{encoding}/{predictor}/{loss}"
+    return Job(
+        "sweep", sweep,
+        ("sweep", table, encoding, predictor, "--losses", loss, "--train-sizes", train_sizes,
+         "--seeds", seeds, "--evaluate"),
+        (f"{d['processed']}/{table}.parquet", f"{d['features']}/{bench}/{encoding}.parquet"),
+        (Output(f"{d['models']}/{sweep}", measured=("timing.json",), directory=True),
+         Output(f"{d['metrics']}/{sweep}", cache=False, kind="metrics", directory=True)),
+        ("train", f"losses.{loss}", f"predictors.{predictor}", "evaluation"),
+        fields={"table": table, "bench": bench, "encoding": encoding, "predictor": predictor,
+                "loss": loss, "train_sizes": train_sizes, "seeds": seeds})
+
+
+def _sweep(params: Params, sweep: Sweep) -> Job:
+    return sweep_job(params, sweep.table, sweep.bench, sweep.encoding, sweep.predictor,
+                     sweep.loss, ",".join(map(str, sweep.train_sizes)),
+                     ",".join(map(str, sweep.seeds)))
+
+
+def search_job(params: Params, job: SearchJob) -> Job:
+    """One search configuration over its seeds."""
+    d = _dirs(params)
+    inputs = [f"{d['processed']}/{job.table}.parquet"]
+    inputs += [_space(params)] if job.bench == "nb101" else []
+    if job.encoding is not None:
+        inputs.append(f"{d['features']}/{job.bench}/{job.encoding}.parquet")
+    keys = [f"search.algorithms.{job.search}", f"search.{job.experiment}"]
+    if job.predictor is not None:
+        keys += ["train", f"losses.{job.loss}", f"predictors.{job.predictor}"]
+    if job.experiment == "renas":
+        keys += ["experiments.renas_variants.variants", "encodings.renas_tensor"]
+    return Job("search", job.key, ("search", job.key), tuple(inputs),
+               (Output(job.output_dir(d["search"]), cache=False, directory=True),), tuple(keys))
+
+
+def families_job(params: Params, job: FamilyJob) -> Job:
+    """One predictor of the family study on one table, over every trial."""
+    d = _dirs(params)
+    inputs = [f"{d['processed']}/{job.table}.parquet"]
+    keys = [f"families.tables.{job.table}", "families.trials", "families.variants", "evaluation"]
+    if job.encoding is not None:
+        inputs.append(f"{d['features']}/{job.bench}/{job.encoding}.parquet")
+        keys += ["train", "predictors"]
+    return Job("families", job.key, ("families", job.key), tuple(inputs),
+               (Output(job.output(d["families"]), cache=False),
+                Output(job.timing_output(d["families"]), cache=False, measured=True)),
+               tuple(keys))
+
+
+# --- report ---------------------------------------------------------------------------
+
+
+def table_job(params: Params, name: str) -> Job:
+    """One table of the registry (reports/tables/NAME.{csv,md,tex})."""
+    tables = _dirs(params)["tables"]
+    return Job("table", name, ("table", name), tuple(table_inputs(params, name)),
+               tuple(Output(f"{tables}/{name}.{ext}", cache=False) for ext in ("csv", "md", "tex")),
+               tuple(table_params(params, name)))
+
+
+def figure_job(params: Params, name: str) -> Job:
+    """One figure of the registry (reports/figures/NAME.{png,pdf})."""
+    figures = _dirs(params)["figures"]
+    return Job("figure", name, ("figure", name), tuple(map(str, figure_inputs(params, name))),
+               (Output(f"{figures}/{name}.pdf", cache=False),
+                Output(f"{figures}/{name}.png", cache=False, kind="plots")),
+               tuple(figure_params(params, name)))
+
+
+def report_job(params: Params) -> Job:
+    """The HTML report embedding every table and figure."""
+    index = str(Path(_dirs(params)["tables"]).parent / "index.html")
+    return Job("report_html", "", ("report",), tuple(report_inputs(params)),
+               (Output(index, cache=False),))
+
+
+# --- all of them ------------------------------------------------------------------------
+
+
+def all_jobs(params: Params) -> Iterator[Job]:
+    """Every job, rule by rule in dependency order (a rule's jobs in params order)."""
+    p = dict(params)
+    benches = p["benchmarks"]
+    yield from (fetch_job(p, b) for b in benches)
+    if "nb101" in benches:
+        yield enumerate_job(p)
+    yield from (ingest_job(p, b) for b in benches)
+    if "nb101" in benches:
+        yield stats_job(p)
+    yield from (encode_job(p, b, e) for b in benches
+                for e in p["encodings"]["build"].get(b, []))
+    if "nb101" in benches:
+        yield check_job(p)
+    yield from (_sweep(p, s) for s in sweep_jobs(p))
+    yield from (search_job(p, j) for j in search_jobs(p))
+    yield from (families_job(p, j) for j in family_jobs(p))
+    yield from (table_job(p, n) for n in ALL_TABLES)
+    yield from (figure_job(p, n) for n in ALL_FIGURES)
+    yield report_job(p)
+
+
+#: rules whose DVC stages are ``foreach`` families: their jobs differ only in ``fields``,
+#: and the template is the job built from placeholders
+TEMPLATES: dict[str, Callable[[Params, dict[str, str]], Job]] = {
+    "fetch": lambda p, f: fetch_job(p, f["bench"]),
+    "encode": lambda p, f: encode_job(p, f["bench"], f["encoding"], f["specs"]),
+    "sweep": lambda p, f: sweep_job(p, **f),
+}
+
+
+def template(params: Params, rule: str, fields: list[str]) -> Job:
+    """The job of ``rule`` with every field a DVC ``${item.<field>}`` placeholder."""
+    if rule not in TEMPLATES:
+        raise UnknownNameError("templated rule", rule, list(TEMPLATES))
+    return TEMPLATES[rule](params, {f: f"${{item.{f}}}" for f in fields})
+
+
+def jobs_by_key(params: Params, rule: str) -> dict[str, Job]:
+    """``{key: job}`` of one rule (what a Snakemake input function looks up)."""
+    return {job.key: job for job in all_jobs(params) if job.rule == rule}
