@@ -9,7 +9,7 @@ a Snakemake search job runs with ``OMP_NUM_THREADS=1``) and the predictors on th
 (``--device`` changes that). Three parts:
 
 1. ``renas_ga`` -- the ReNAS GA on the NB101 labelled pool, exactly as ``run_job`` builds
-   it: the pool (:func:`nasrank.search.runner.load_pool`), the features of its cells
+   it: the pool (:func:`nasrank.search.pools.load_pool`), the features of its cells
    (:func:`nasrank.train.load_run_inputs`), a LeNet fitted with
    :func:`nasrank.train.fit_predictor` on ``search.renas.train_size`` (424) cells drawn
    at random from the seed's sample stream, then ``get_search("renas_ga", ...)`` with the
@@ -29,7 +29,7 @@ a Snakemake search job runs with ``OMP_NUM_THREADS=1``) and the predictors on th
    one-call output.
 3. ``predictor_nas`` -- one iteration of the loss study's search on ``nb201-cifar10``
    (the ``search.loss_search`` predictor and encoding, the GCN): a
-   :func:`nasrank.search.runner.fit_predict_from` call with 10, 50 and 100 labelled
+   :func:`nasrank.search.refits.fit_predict_from` call with 10, 50 and 100 labelled
    architectures and every other pool member as a candidate (~15.6k), as
    ``predictor_nas`` makes it; the fit and the prediction are timed apart by wrapping
    :func:`nasrank.sweep.fit_predictors` for the call. Also an estimate of one search's
@@ -134,7 +134,7 @@ def missing_inputs(paths: list[Path]) -> str | None:
 
 def ga_inputs(params: dict[str, Any], variant: str) -> list[Path]:
     """The labelled table, the enumerated space (NB101) and the features the GA reads."""
-    from nasrank.search.runner import renas_job
+    from nasrank.search.jobs import renas_job
 
     job = renas_job(params, variant)
     processed = Path(params["data"]["processed_dir"])
@@ -287,7 +287,8 @@ def bench_ga(params: dict[str, Any], variant: str, seed: int, generations: int |
     """
     from nasrank.search import get_search
     from nasrank.search.base import ceil_fraction
-    from nasrank.search.runner import SAMPLES, load_pool, renas_job
+    from nasrank.search.jobs import renas_job
+    from nasrank.search.pools import SAMPLES, load_pool
     from nasrank.train import check_loss, config_from_params, fit_predictor, load_run_inputs
 
     job = renas_job(params, variant)
@@ -512,7 +513,9 @@ def timed_fit_predictor(log: list[dict[str, Any]]) -> Iterator[None]:
 
 def bench_predictor_nas(params: dict[str, Any], loss: str, seed: int) -> dict[str, Any]:
     """One ``fit_predict`` call of the loss study's search per labelled-set size."""
-    from nasrank.search.runner import SearchJob, fit_predict_from, load_pool
+    from nasrank.search.jobs import SearchJob
+    from nasrank.search.pools import load_pool
+    from nasrank.search.refits import fit_predict_from
     from nasrank.train import check_loss, config_from_params, load_run_inputs
 
     ls = params["search"]["loss_search"]

@@ -54,6 +54,7 @@ from nasrank.families import (
 )
 from nasrank.families.curves import log_power, pow3
 from nasrank.io import write_parquet
+from nasrank.paths import Paths
 from nasrank.predictors import get_predictor
 from nasrank.spaces.nb101 import OPS, ModelSpec, NB101Space, io_distance, spec_from_codes
 from nasrank.train import RunConfig, fit_predictor
@@ -417,7 +418,8 @@ def test_torch_family_job_bytes(params: dict, tmp_path: Path,
     p["reports"]["families_dir"] = str(tmp_path / "alone")
     alone = run_family_job(job, p)
     assert swept != alone and swept.read_bytes() == alone.read_bytes()
-    timing = json.loads(Path(job.timing_output(tmp_path / "swept")).read_text("utf-8"))
+    timing = json.loads(swept.with_name(swept.name.replace(".json", ".timing.json"))
+                        .read_text("utf-8"))
     assert all(r["fit_time_s"] > 0 for t in timing["results"] for r in t["rows"])
 
 
@@ -575,8 +577,10 @@ def test_family_jobs_from_params() -> None:
     assert es.trials == tuple(range(params["families"]["trials"]))
     omni = find_family_job(params, "nb101/omni")
     assert omni.settings["options"] == {"proxies": [], "fidelity": 12}
-    assert omni.encoding == "adjacency_onehot" and omni.name == "nb101_omni"
-    assert find_family_job(params, "nb201-cifar10/rf").output("r") == "r/nb201-cifar10/rf.json"
+    assert omni.encoding == "adjacency_onehot" and omni.key == "nb101/omni"
+    out = Paths.of({**params, "reports": {**params["reports"], "families_dir": "r"}})
+    assert find_family_job(params, "nb201-cifar10/rf").output(out) == Path(
+        "r/nb201-cifar10/rf.json")
     # every table's predictors share its pool settings
     for job in jobs:
         t = params["families"]["tables"][job.table]

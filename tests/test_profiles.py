@@ -16,7 +16,7 @@ import yaml
 from conftest import tool_env, venv_tool
 from test_workflow import copy_workflow
 
-from nasrank.report.registry import ALL_FIGURES, ALL_TABLES
+from nasrank.catalog import ALL_FIGURES, ALL_TABLES
 
 LIGHT = {"fetch", "report_html", *(f"table_{n}" for n in ALL_TABLES),
          *(f"figure_{n}" for n in ALL_FIGURES)}

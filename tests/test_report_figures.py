@@ -26,14 +26,13 @@ from nasrank.encodings.store import write_features
 from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.experiments import experiment_runs
 from nasrank.io import write_parquet
+from nasrank.plotting import PNG_DPI, STYLE
 from nasrank.report.figures import (
     DOUBLE_COLUMN,
     FIGURES,
     LOSS_COLOURS,
-    PNG_DPI,
     REPORT_FIGURES,
     SINGLE_COLUMN,
-    STYLE,
     _summary,
     figure_inputs,
 )

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from conftest import tmp_params
 
+from nasrank.catalog import ALL_FIGURES, ALL_TABLES, figure_inputs, table_inputs
 from nasrank.cli import main
 from nasrank.errors import NasrankError
 from nasrank.report.html import SECTIONS, build_report, caption_of, report_inputs, report_items
-from nasrank.report.registry import ALL_FIGURES, ALL_TABLES, figure_inputs, table_inputs
 
 matplotlib.use("Agg")
 

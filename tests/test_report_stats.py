@@ -27,6 +27,7 @@ from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.experiments import Run, experiment_runs, metrics_inputs, metrics_path
 from nasrank.io import write_json
 from nasrank.losses import LOSSES
+from nasrank.paths import Paths
 from nasrank.report.stats import (
     ALPHA,
     LOSS_FAMILIES,
@@ -44,7 +45,7 @@ from nasrank.report.stats import (
     stats_inputs,
     study_metrics,
 )
-from nasrank.search.runner import search_jobs
+from nasrank.search.jobs import search_jobs
 from nasrank.search.tables import loss_search_table
 
 METRICS = ["kendall_tau", "precision_t_0.5", "precision_t_1", "precision_t_5",
@@ -371,7 +372,7 @@ def test_stats_inputs(study: dict[str, Any]) -> None:
     for name in ("loss_stats", "loss_pairwise", "loss_ranks", "loss_wins"):
         assert stats_inputs(study, name) == paths
     search = stats_inputs(study, "search_stats")
-    assert search == [j.output_dir(study["reports"]["search_dir"])
+    assert search == [str(j.output_dir(Paths.of(study)))
                       for j in search_jobs(study, "loss_search")]
     assert set(STATS_TABLES) == {"loss_stats", "loss_pairwise", "loss_ranks", "loss_wins",
                                  "search_stats"}
@@ -412,7 +413,7 @@ def test_search_stats(tmp_path: Path) -> None:
             acc = {b: 90 + k + 0.1 * seed ** 2 + b / 100 for b in job.budgets}
             for b, v in acc.items():
                 expected.setdefault((job.loss or job.search, b), []).append(v)
-            write_json(Path(job.outputs(params["reports"]["search_dir"])[seed]),
+            write_json(job.outputs(Paths.of(params))[seed],
                        _search_report(job, seed, acc))
     df = search_stats(params)
     assert list(df.columns) == ["table", "method", "search", "target", "budget", "n_seeds",

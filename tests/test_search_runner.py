@@ -1,4 +1,4 @@
-"""Tests of the search jobs of params.yaml (nasrank.search.runner), their tables
+"""Tests of the search jobs of params.yaml (nasrank.search.jobs, .runner), their tables
 (nasrank.search.tables) and the ``nasrank search`` / ``nasrank table`` commands.
 
 Data:
@@ -39,19 +39,13 @@ from nasrank.cli import main
 from nasrank.encodings.store import read_features
 from nasrank.errors import ConfigError, NasrankError, UnknownNameError
 from nasrank.io import write_parquet
+from nasrank.jobs import search_job
+from nasrank.paths import Paths
 from nasrank.search import get_search
-from nasrank.search.runner import (
-    COSTS,
-    SAMPLES,
-    SearchJob,
-    find_job,
-    fit_predict_from,
-    load_pool,
-    lockstep,
-    renas_job,
-    run_job,
-    search_jobs,
-)
+from nasrank.search.jobs import SearchJob, find_job, renas_job, search_jobs
+from nasrank.search.pools import COSTS, SAMPLES, load_pool
+from nasrank.search.refits import fit_predict_from, lockstep
+from nasrank.search.runner import run_job
 from nasrank.search.tables import (
     loss_search_table,
     renas_sample_selection_table,
@@ -230,8 +224,9 @@ def test_default_renas_jobs() -> None:
         assert (job.table, job.search, job.experiment) == ("nb101", "renas_ga", "renas")
         assert job.budgets == (cfg["budget"],) and job.seeds == tuple(cfg["seeds"])
         assert (job.predictor, job.train_size) == ("lenet", n)
-    assert jobs[3].name == f"nb101_renas_ga_renas_tensor_lenet_lr_random_all_n{n}"
-    assert jobs[3].outputs("out") == [f"out/{jobs[3].key}/s{s}.json" for s in cfg["seeds"]]
+    assert jobs[3].key == f"nb101/renas_ga/renas_tensor-lenet-lr-random-all-n{n}"
+    out = Paths.of({**params, "reports": {**params["reports"], "search_dir": "out"}})
+    assert jobs[3].outputs(out) == [Path(f"out/{jobs[3].key}/s{s}.json") for s in cfg["seeds"]]
 
 
 def test_default_loss_search_jobs() -> None:
@@ -255,14 +250,17 @@ def test_default_loss_search_jobs() -> None:
     assert by_loss[None].encoding is None and by_loss[None].predictor is None
 
 
-def test_all_jobs_once_with_unique_names() -> None:
-    """``search_jobs(params)`` = renas then loss_search jobs; names are identifiers."""
+def test_all_jobs_once_with_unique_keys() -> None:
+    """``search_jobs(params)`` = renas then loss_search jobs; each job's one id, its key,
+    is unique, and so is the DVC stage named after it."""
     params = repo_params()
     jobs = search_jobs(params)
     assert len(jobs) == 7 + 11
     assert jobs == search_jobs(params, "renas") + search_jobs(params, "loss_search")
-    names = [j.name for j in jobs]
-    assert len(set(names)) == len(names) and all(n.isidentifier() for n in names)
+    keys = [j.key for j in jobs]
+    stages = [search_job(params, j).stage for j in jobs]
+    assert len(set(keys)) == len(keys) == len(set(stages))
+    assert all(s.isidentifier() for s in stages)
     with pytest.raises(UnknownNameError, match="nope"):
         search_jobs(params, "nope")
 
@@ -394,7 +392,7 @@ def test_baseline_reports(params: dict[str, Any], search: str) -> None:
     budget's result, and different seeds searching differently."""
     job = SearchJob("nbmacro", search, (20, 50), (0, 1), "t")
     paths = run_job(job, params)
-    assert paths == [Path(p) for p in job.outputs(params["reports"]["search_dir"])]
+    assert paths == job.outputs(Paths.of(params))
     acc = labels(params, "nbmacro", "test_acc")
     reports = [read_report(p) for p in paths]
     for seed, rep in zip((0, 1), reports, strict=True):
@@ -575,12 +573,12 @@ def test_predictor_nas_failing_seed_is_named(params: dict[str, Any],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A seed whose predictions are not finite fails the job naming the seed; the other
     seeds are stopped and nothing is written."""
-    from nasrank.search import runner
+    from nasrank.search import refits
 
     def refit(self: Any, refits: Any) -> list[np.ndarray]:
         return [np.full(len(r.candidate_ids), np.nan if r.seed == 1 else 0.0) for r in refits]
 
-    monkeypatch.setattr(runner._Refits, "__call__", refit)
+    monkeypatch.setattr(refits.Refits, "__call__", refit)
     job = SearchJob("nbmacro", "predictor_nas", (30,), (0, 1, 2), "t", "gcn", "gcn", "hr")
     with pytest.raises(ConfigError, match=r"search nbmacro/predictor_nas/gcn-gcn-hr, seed 1: "
                                           r"search 'predictor_nas': fit_predict returned "

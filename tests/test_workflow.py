@@ -26,12 +26,13 @@ import yaml
 from conftest import venv_tool
 
 from nasrank.benchmarks import processed_stems
+from nasrank.catalog import ALL_FIGURES, ALL_TABLES
 from nasrank.config import MIRROR_ENV
 from nasrank.experiments import all_runs, sweep_jobs
 from nasrank.families.jobs import family_jobs
 from nasrank.io import read_metadata
-from nasrank.report.registry import ALL_FIGURES, ALL_TABLES
-from nasrank.search.runner import search_jobs
+from nasrank.paths import Paths
+from nasrank.search.jobs import search_jobs
 
 BIN = Path(sys.executable).parent
 E2E_TIMEOUT_S = 15 * 60
@@ -248,10 +249,9 @@ def _expected_targets(params: dict[str, Any]) -> list[str]:
         targets += [f"{models}/{run.run_id}/{name}" for name in RUN_FILES]
         targets.append(f"{metrics}/{run.run_id}.json")
     for job in search_jobs(params):
-        targets += job.outputs(params["reports"]["search_dir"])
+        targets += map(str, job.outputs(Paths.of(params)))
     for job in family_jobs(params):
-        targets += [job.output(params["reports"]["families_dir"]),
-                    job.timing_output(params["reports"]["families_dir"])]
+        targets += [str(job.output(Paths.of(params))), str(job.timing_output(Paths.of(params)))]
     tables = params["reports"]["tables_dir"]
     targets += [f"{tables}/{name}.{ext}" for name in ALL_TABLES for ext in ("csv", "md", "tex")]
     targets += [f"{params['reports']['figures_dir']}/{name}.{ext}" for name in ALL_FIGURES

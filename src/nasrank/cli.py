@@ -50,26 +50,11 @@ import pyarrow.parquet as pq
 from nasrank import __version__
 from nasrank.config import load_params, mirror_dir
 from nasrank.errors import ConfigError, NasrankError, UnknownNameError
+from nasrank.paths import Paths, TableId
 
 log = logging.getLogger("nasrank")
 
-SPACE_DIR = "spaces"
 ENUMERABLE = ("nb101",)
-
-
-def raw_dir(params: dict[str, Any], bench: str) -> Path:
-    """``data/raw/<bench>``."""
-    return Path(params["data"]["raw_dir"]) / bench
-
-
-def processed_path(params: dict[str, Any], stem: str) -> Path:
-    """``data/processed/<stem>.parquet``."""
-    return Path(params["data"]["processed_dir"]) / f"{stem}.parquet"
-
-
-def space_path(params: dict[str, Any], space: str) -> Path:
-    """``data/processed/spaces/<space>.parquet``."""
-    return Path(params["data"]["processed_dir"]) / SPACE_DIR / f"{space}.parquet"
 
 
 def cmd_fetch(args: argparse.Namespace, params: dict[str, Any]) -> None:
@@ -78,7 +63,7 @@ def cmd_fetch(args: argparse.Namespace, params: dict[str, Any]) -> None:
     dl = params["data"]["download"]
     paths = fetch_benchmark(
         args.bench,
-        raw_dir(params, args.bench),
+        Paths.of(params).raw(args.bench),
         mirror=mirror_dir(params),
         timeout_s=dl["timeout_s"],
         retries=dl["retries"],
@@ -99,7 +84,7 @@ def cmd_enumerate(args: argparse.Namespace, params: dict[str, Any]) -> None:
                           f"{', '.join(ENUMERABLE)}")
     start = time.perf_counter()
     table = space_table(workers=args.workers)
-    dest = space_path(params, args.space)
+    dest = Paths.of(params).space(args.space)
     write_parquet(dest, table, {"space": args.space, "columns": SPACE_COLUMNS,
                                 "nasrank_version": __version__})
     log.info("enumerated %d cells of %s in %.1f s -> %s", table.num_rows, args.space,
@@ -112,10 +97,11 @@ def cmd_ingest(args: argparse.Namespace, params: dict[str, Any]) -> None:
     from nasrank.io import sha256_file, write_parquet
 
     bench = get_benchmark(args.bench)
-    src = raw_dir(params, args.bench)
+    paths = Paths.of(params)
+    src = paths.raw(args.bench)
     kwargs: dict[str, Any] = {}
     if args.bench == "nb101":
-        path = space_path(params, "nb101")
+        path = paths.space("nb101")
         if not path.is_file():
             raise NasrankError(f"{path} is missing; run `nasrank enumerate nb101` first")
         kwargs["space"] = pq.read_table(path)
@@ -125,10 +111,9 @@ def cmd_ingest(args: argparse.Namespace, params: dict[str, Any]) -> None:
             {"file": name, "sha256": sha256_file(src / name), "url": bench.file(name).url}
             for name in proc.sources
         ]
-        task = stem.split("-", 1)[1] if "-" in stem else None
         meta = {
             "benchmark": args.bench,
-            "task": task,
+            "task": TableId(stem).task,
             "columns": proc.columns,
             "sources": sources,
             "notes": proc.notes,
@@ -137,7 +122,7 @@ def cmd_ingest(args: argparse.Namespace, params: dict[str, Any]) -> None:
             "nasrank_version": __version__,
             **proc.extra,
         }
-        dest = processed_path(params, stem)
+        dest = paths.processed(stem)
         write_parquet(dest, proc.table, meta)
         log.info("%s: %d rows -> %s", stem, proc.table.num_rows, dest)
 
@@ -148,8 +133,9 @@ def cmd_stats(args: argparse.Namespace, params: dict[str, Any]) -> None:
     if args.bench != "nb101":
         raise ConfigError(f"stats exist for nb101 only, not {args.bench!r}")
     target = params["stats"]["nb101"]["target"]
-    space = pq.read_table(space_path(params, "nb101"))
-    records = pq.read_table(processed_path(params, "nb101"))
+    paths = Paths.of(params)
+    space = pq.read_table(paths.space("nb101"))
+    records = pq.read_table(paths.processed("nb101"))
     df = nb101_space_stats(space, records, target)
     out = Path(args.out_dir) / "nb101_space_stats"
     for p in write_table(df, str(out)):
@@ -161,13 +147,14 @@ def cmd_encode(args: argparse.Namespace, params: dict[str, Any]) -> None:
     from nasrank.encodings.store import FeatureWriter
 
     enc = get_encoding(args.bench, args.encoding)
-    source = spec_source(args.bench, params["data"]["processed_dir"])
+    paths = Paths.of(params)
+    source = spec_source(args.bench, paths.processed_dir)
     if not source.is_file():
         stage = "enumerate" if args.bench == "nb101" else "ingest"
         raise NasrankError(f"{source} is missing; run `nasrank {stage} {args.bench}` first")
     table = pq.read_table(source, columns=["arch_id", *enc.columns])
     options = {**enc.options, **params["encodings"].get(args.encoding, {})}
-    dest = Path(params["data"]["features_dir"]) / args.bench / f"{args.encoding}.parquet"
+    dest = paths.features(args.bench, args.encoding)
     meta = {"encoding": enc.name, "benchmark": args.bench, "description": enc.description,
             "options": options, "layout": enc.layout, "source": str(source),
             "nasrank_version": __version__}
@@ -188,8 +175,9 @@ def cmd_check(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
     if args.check != "nb101_params":
         raise ConfigError(f"unknown check {args.check!r}; available: nb101_params")
-    report = nb101_cost_check(raw_dir(params, "nb101"), pq.read_table(space_path(params, "nb101")),
-                              pq.read_table(processed_path(params, "nb101")))
+    paths = Paths.of(params)
+    report = nb101_cost_check(paths.raw("nb101"), pq.read_table(paths.space("nb101")),
+                              pq.read_table(paths.processed("nb101")))
     dest = Path(args.out_dir) / f"{args.check}.json"
     write_json(dest, report)
     log.info("params exact for %d of %d records; FLOPs exact for %d of %d -> %s",
@@ -253,10 +241,10 @@ def cmd_sweep(args: argparse.Namespace, params: dict[str, Any]) -> None:
         from nasrank.io import write_json
         from nasrank.train import evaluate
 
+        paths = Paths.of(params)
         for res in results:
             run_id = res["config"]["run_id"]
-            report = evaluate(params, Path(params["data"]["models_dir"]) / run_id)
-            write_json(Path(params["reports"]["metrics_dir"]) / f"{run_id}.json", report)
+            write_json(paths.run_metrics(run_id), evaluate(params, paths.models(run_id)))
 
 
 def cmd_evaluate(args: argparse.Namespace, params: dict[str, Any]) -> None:
@@ -264,8 +252,9 @@ def cmd_evaluate(args: argparse.Namespace, params: dict[str, Any]) -> None:
     from nasrank.train import evaluate
 
     cfg = _run_config(args, params)
-    report = evaluate(params, Path(params["data"]["models_dir"]) / cfg.run_id)
-    dest = Path(params["reports"]["metrics_dir"]) / f"{cfg.run_id}.json"
+    paths = Paths.of(params)
+    report = evaluate(params, paths.models(cfg.run_id))
+    dest = paths.run_metrics(cfg.run_id)
     write_json(dest, report)
     m = report["metrics"]
     log.info("%s: Kendall tau %.4f, Spearman %.4f on %d test architectures -> %s",
@@ -273,7 +262,8 @@ def cmd_evaluate(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
 
 def cmd_search(args: argparse.Namespace, params: dict[str, Any]) -> None:
-    from nasrank.search.runner import find_job, run_job, search_jobs
+    from nasrank.search.jobs import find_job, search_jobs
+    from nasrank.search.runner import run_job
 
     if args.list:
         for job in search_jobs(params):
@@ -306,13 +296,12 @@ def cmd_families(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
 
 def cmd_figure(args: argparse.Namespace, params: dict[str, Any]) -> None:
-    from nasrank.report.registry import ALL_FIGURES
+    from nasrank.catalog import ALL_FIGURES
 
     if args.name not in ALL_FIGURES:
         raise ConfigError(f"unknown figure {args.name!r}; available: "
                           f"{', '.join(ALL_FIGURES)}")
-    for path in ALL_FIGURES[args.name](params, Path(params["reports"]["figures_dir"])
-                                       / args.name):
+    for path in ALL_FIGURES[args.name](params, Paths.of(params).figure(args.name)):
         log.info("wrote %s", path)
 
 
@@ -323,14 +312,14 @@ def cmd_report(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
 
 def cmd_table(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.catalog import ALL_TABLES
     from nasrank.report.html import caption_of
     from nasrank.report.latex import write_tables
-    from nasrank.report.registry import ALL_TABLES
 
     if args.name not in ALL_TABLES:
         raise ConfigError(f"unknown table {args.name!r}; available: {', '.join(ALL_TABLES)}")
     df = ALL_TABLES[args.name](params)
-    stem = str(Path(params["reports"]["tables_dir"]) / args.name)
+    stem = str(Paths.of(params).table(args.name))
     for p in write_tables(df, stem, caption=caption_of(args.name, "table")):
         log.info("wrote %s", p)
 
@@ -445,11 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("table", help="aggregate evaluated runs, searches or family jobs "
                        "into a table")
-    p.add_argument("name", help="a table of nasrank.report.registry.ALL_TABLES, e.g. "
+    p.add_argument("name", help="a table of nasrank.catalog.ALL_TABLES, e.g. "
                    "renas_search, loss_wins, zero_cost, renas_search_vs_published")
 
     p = sub.add_parser("figure", help="draw a figure into reports/figures/NAME.{png,pdf}")
-    p.add_argument("name", help="a figure of nasrank.report.registry.ALL_FIGURES, e.g. "
+    p.add_argument("name", help="a figure of nasrank.catalog.ALL_FIGURES, e.g. "
                    "renas_rank_scatter, loss_heatmap_kendall_tau, zero_cost_heatmap")
 
     p = sub.add_parser("report", help="the HTML report of every table and figure: "

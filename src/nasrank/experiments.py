@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from nasrank.errors import ConfigError, NasrankError
+from nasrank.paths import Paths, TableId
 
 EXPERIMENTS = ("renas_variants", "loss_study")
 # Metrics summarised in the tables (mean and std over seeds).
@@ -35,20 +36,23 @@ LOSS_STUDY_METRICS = ("kendall_tau", "spearman", "precision_t_0.5", "n_at_10")
 class Run:
     """One training/evaluation run of a grid."""
 
-    table: str
+    table: TableId
     encoding: str
     predictor: str
     loss: str
     train_size: int
     seed: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table", TableId(self.table))
+
     @property
     def bench(self) -> str:
-        return self.table.split("-", 1)[0]
+        return self.table.bench
 
     @property
     def task(self) -> str | None:
-        return self.table.split("-", 1)[1] if "-" in self.table else None
+        return self.table.task
 
     @property
     def run_id(self) -> str:
@@ -65,7 +69,7 @@ def experiment_runs(params: dict[str, Any], name: str) -> list[Run]:
     exp = params["experiments"]
     if name == "renas_variants":
         cfg = exp[name]
-        table = cfg["bench"] + (f"-{cfg['task']}" if cfg["task"] else "")
+        table = TableId.of(cfg["bench"], cfg["task"])
         return [
             Run(table, v["encoding"], cfg["predictor"], v["loss"], size, seed)
             for v in cfg["variants"].values()
@@ -75,7 +79,7 @@ def experiment_runs(params: dict[str, Any], name: str) -> list[Run]:
     if name == "loss_study":
         cfg = exp[name]
         return [
-            Run(table, cfg["encoding"], cfg["predictor"], loss, size, seed)
+            Run(TableId(table), cfg["encoding"], cfg["predictor"], loss, size, seed)
             for table in cfg["tables"]
             for loss in cfg["losses"]
             for size in cfg["train_sizes"]
@@ -101,16 +105,19 @@ class Sweep:
     A cell shared by two grids trains the product of their train sizes and seeds.
     """
 
-    table: str
+    table: TableId
     encoding: str
     predictor: str
     loss: str
     train_sizes: tuple[int, ...]
     seeds: tuple[int, ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table", TableId(self.table))
+
     @property
     def bench(self) -> str:
-        return self.table.split("-", 1)[0]
+        return self.table.bench
 
     @property
     def sweep_id(self) -> str:
@@ -124,11 +131,11 @@ class Sweep:
 
     def models_dir(self, params: dict[str, Any]) -> str:
         """``data/models/<sweep_id>``: every run directory of the sweep."""
-        return f"{params['data']['models_dir']}/{self.sweep_id}"
+        return str(Paths.of(params).models(self.sweep_id))
 
     def metrics_dir(self, params: dict[str, Any]) -> str:
         """``reports/metrics/<sweep_id>``: every run's ``n<size>/s<seed>.json``."""
-        return f"{params['reports']['metrics_dir']}/{self.sweep_id}"
+        return str(Paths.of(params).metrics(self.sweep_id))
 
     def sample_epochs(self, params: dict[str, Any]) -> int:
         """Training samples times epochs over all runs: what its run time scales with."""
@@ -168,13 +175,13 @@ def sweep_of(run: Run) -> str:
 def metrics_inputs(params: dict[str, Any], runs: list[Run]) -> list[str]:
     """The sweep metrics directories holding ``runs``' metrics: what a table or figure
     over them depends on (one directory per sweep, not one file per run)."""
-    root = params["reports"]["metrics_dir"]
-    return list(dict.fromkeys(f"{root}/{sweep_of(r)}" for r in runs))
+    paths = Paths.of(params)
+    return list(dict.fromkeys(str(paths.metrics(sweep_of(r))) for r in runs))
 
 
 def metrics_path(params: dict[str, Any], run: Run) -> Path:
     """``reports/metrics/<run_id>.json``."""
-    return Path(params["reports"]["metrics_dir"]) / f"{run.run_id}.json"
+    return Paths.of(params).run_metrics(run.run_id)
 
 
 def _load(params: dict[str, Any], runs: list[Run]) -> pd.DataFrame:

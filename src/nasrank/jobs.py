@@ -21,17 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from nasrank.benchmarks import processed_stems
-from nasrank.codedeps import command_code
-from nasrank.encodings import spec_source
-from nasrank.errors import UnknownNameError
-from nasrank.experiments import Sweep, sweep_jobs
-from nasrank.families.jobs import FamilyJob, family_jobs
-from nasrank.report.html import report_inputs
-from nasrank.report.registry import (
+from nasrank.catalog import (
     ALL_FIGURES,
     ALL_TABLES,
     figure_inputs,
@@ -39,7 +32,14 @@ from nasrank.report.registry import (
     table_inputs,
     table_params,
 )
-from nasrank.search.runner import SearchJob, search_jobs
+from nasrank.codedeps import command_code
+from nasrank.encodings import spec_source
+from nasrank.errors import UnknownNameError
+from nasrank.experiments import Sweep, sweep_jobs
+from nasrank.families.jobs import FamilyJob, family_jobs
+from nasrank.paths import Paths
+from nasrank.report.html import report_inputs
+from nasrank.search.jobs import SearchJob, search_jobs
 
 Params = Mapping[str, Any]
 
@@ -122,13 +122,8 @@ def _at(params: Params, dotted: str) -> Any:
     return node
 
 
-def _dirs(params: Params) -> dict[str, str]:
-    data, reports = params["data"], params["reports"]
-    return {"raw": data["raw_dir"], "processed": data["processed_dir"],
-            "features": data["features_dir"], "models": data["models_dir"],
-            "metrics": reports["metrics_dir"], "tables": reports["tables_dir"],
-            "search": reports["search_dir"], "families": reports["families_dir"],
-            "figures": reports["figures_dir"]}
+def _paths(params: Params) -> Paths:
+    return Paths.of(params)
 
 
 # --- data ---------------------------------------------------------------------------
@@ -137,12 +132,12 @@ def _dirs(params: Params) -> dict[str, str]:
 def fetch_job(params: Params, bench: str) -> Job:
     """Download (or copy from the mirror) one benchmark's raw files."""
     return Job("fetch", bench, ("--quiet", "fetch", bench), (),
-               (Output(f"{_dirs(params)['raw']}/{bench}", directory=True),),
+               (Output(str(_paths(params).raw(bench)), directory=True),),
                fields={"bench": bench})
 
 
 def _space(params: Params) -> str:
-    return f"{_dirs(params)['processed']}/spaces/nb101.parquet"
+    return str(_paths(params).space("nb101"))
 
 
 def enumerate_job(params: Params) -> Job:
@@ -152,18 +147,18 @@ def enumerate_job(params: Params) -> Job:
 
 def ingest_job(params: Params, bench: str) -> Job:
     """One benchmark's raw files as Parquet tables (one per task)."""
-    d = _dirs(params)
-    inputs = (f"{d['raw']}/{bench}",) + ((_space(params),) if bench == "nb101" else ())
-    outputs = tuple(Output(f"{d['processed']}/{stem}.parquet") for stem in processed_stems(bench))
+    p = _paths(params)
+    inputs = (str(p.raw(bench)),) + ((_space(params),) if bench == "nb101" else ())
+    outputs = tuple(Output(str(p.processed(stem))) for stem in processed_stems(bench))
     return Job(f"ingest_{bench}", "", ("ingest", bench), inputs, outputs)
 
 
 def stats_job(params: Params) -> Job:
     """The NB101 space statistics table."""
-    d = _dirs(params)
-    return Job("stats_nb101", "", ("stats", "nb101", "--out-dir", d["tables"]),
-               (_space(params), f"{d['processed']}/nb101.parquet"),
-               tuple(Output(f"{d['tables']}/nb101_space_stats.{ext}", cache=False)
+    p = _paths(params)
+    return Job("stats_nb101", "", ("stats", "nb101", "--out-dir", str(p.tables_dir)),
+               (_space(params), str(p.processed("nb101"))),
+               tuple(Output(f"{p.table('nb101_space_stats')}.{ext}", cache=False)
                      for ext in ("csv", "md")),
                ("stats.nb101.target",))
 
@@ -171,20 +166,21 @@ def stats_job(params: Params) -> Job:
 def encode_job(params: Params, bench: str, encoding: str, specs: str | None = None) -> Job:
     """One encoding of one benchmark's architectures. Every encoding stage depends on
     the ``encodings.renas_tensor`` options, the only encoding options of params.yaml."""
-    d = _dirs(params)
-    specs = specs if specs is not None else str(spec_source(bench, d["processed"]))
+    p = _paths(params)
+    specs = specs if specs is not None else str(spec_source(bench, p.processed_dir))
     return Job("encode", f"{bench}/{encoding}", ("encode", bench, encoding), (specs,),
-               (Output(f"{d['features']}/{bench}/{encoding}.parquet"),),
+               (Output(str(p.features(bench, encoding))),),
                ("encodings.renas_tensor",),
                fields={"bench": bench, "encoding": encoding, "specs": specs})
 
 
 def check_job(params: Params) -> Job:
     """The exactness check of the NB101 cost model against the published parameters."""
-    d = _dirs(params)
-    return Job("check_nb101_params", "", ("check", "nb101_params", "--out-dir", "reports/checks"),
-               (f"{d['raw']}/nb101", _space(params), f"{d['processed']}/nb101.parquet"),
-               (Output("reports/checks/nb101_params.json", cache=False, kind="metrics"),))
+    p = _paths(params)
+    return Job("check_nb101_params", "",
+               ("check", "nb101_params", "--out-dir", str(p.checks_dir)),
+               (str(p.raw("nb101")), _space(params), str(p.processed("nb101"))),
+               (Output(str(p.check("nb101_params")), cache=False, kind="metrics"),))
 
 
 # --- training, searches, families -----------------------------------------------------
@@ -193,15 +189,15 @@ def check_job(params: Params) -> Job:
 def sweep_job(params: Params, table: str, bench: str, encoding: str, predictor: str,
               loss: str, train_sizes: str, seeds: str) -> Job:
     """One sweep (:class:`nasrank.experiments.Sweep`): its runs trained and evaluated."""
-    d = _dirs(params)
+    p = _paths(params)
     sweep = f"{table}/{encoding}/{predictor}/{loss}"
     return Job(
         "sweep", sweep,
         ("sweep", table, encoding, predictor, "--losses", loss, "--train-sizes", train_sizes,
          "--seeds", seeds, "--evaluate"),
-        (f"{d['processed']}/{table}.parquet", f"{d['features']}/{bench}/{encoding}.parquet"),
-        (Output(f"{d['models']}/{sweep}", measured=("timing.json",), directory=True),
-         Output(f"{d['metrics']}/{sweep}", cache=False, kind="metrics", directory=True)),
+        (f"{p.processed_dir}/{table}.parquet", str(p.features(bench, encoding))),
+        (Output(str(p.models(sweep)), measured=("timing.json",), directory=True),
+         Output(str(p.metrics(sweep)), cache=False, kind="metrics", directory=True)),
         ("train", f"losses.{loss}", f"predictors.{predictor}", "evaluation"),
         fields={"table": table, "bench": bench, "encoding": encoding, "predictor": predictor,
                 "loss": loss, "train_sizes": train_sizes, "seeds": seeds})
@@ -215,31 +211,31 @@ def _sweep(params: Params, sweep: Sweep) -> Job:
 
 def search_job(params: Params, job: SearchJob) -> Job:
     """One search configuration over its seeds."""
-    d = _dirs(params)
-    inputs = [f"{d['processed']}/{job.table}.parquet"]
+    p = _paths(params)
+    inputs = [str(p.processed(job.table))]
     inputs += [_space(params)] if job.bench == "nb101" else []
     if job.encoding is not None:
-        inputs.append(f"{d['features']}/{job.bench}/{job.encoding}.parquet")
+        inputs.append(str(p.features(job.bench, job.encoding)))
     keys = [f"search.algorithms.{job.search}", f"search.{job.experiment}"]
     if job.predictor is not None:
         keys += ["train", f"losses.{job.loss}", f"predictors.{job.predictor}"]
     if job.experiment == "renas":
         keys += ["experiments.renas_variants.variants", "encodings.renas_tensor"]
     return Job("search", job.key, ("search", job.key), tuple(inputs),
-               (Output(job.output_dir(d["search"]), cache=False, directory=True),), tuple(keys))
+               (Output(str(job.output_dir(p)), cache=False, directory=True),), tuple(keys))
 
 
 def families_job(params: Params, job: FamilyJob) -> Job:
     """One predictor of the family study on one table, over every trial."""
-    d = _dirs(params)
-    inputs = [f"{d['processed']}/{job.table}.parquet"]
+    p = _paths(params)
+    inputs = [str(p.processed(job.table))]
     keys = [f"families.tables.{job.table}", "families.trials", "families.variants", "evaluation"]
     if job.encoding is not None:
-        inputs.append(f"{d['features']}/{job.bench}/{job.encoding}.parquet")
+        inputs.append(str(p.features(job.bench, job.encoding)))
         keys += ["train", "predictors"]
     return Job("families", job.key, ("families", job.key), tuple(inputs),
-               (Output(job.output(d["families"]), cache=False),
-                Output(job.timing_output(d["families"]), cache=False, measured=True)),
+               (Output(str(job.output(p)), cache=False),
+                Output(str(job.timing_output(p)), cache=False, measured=True)),
                tuple(keys))
 
 
@@ -248,26 +244,25 @@ def families_job(params: Params, job: FamilyJob) -> Job:
 
 def table_job(params: Params, name: str) -> Job:
     """One table of the registry (reports/tables/NAME.{csv,md,tex})."""
-    tables = _dirs(params)["tables"]
+    stem = _paths(params).table(name)
     return Job("table", name, ("table", name), tuple(table_inputs(params, name)),
-               tuple(Output(f"{tables}/{name}.{ext}", cache=False) for ext in ("csv", "md", "tex")),
+               tuple(Output(f"{stem}.{ext}", cache=False) for ext in ("csv", "md", "tex")),
                tuple(table_params(params, name)))
 
 
 def figure_job(params: Params, name: str) -> Job:
     """One figure of the registry (reports/figures/NAME.{png,pdf})."""
-    figures = _dirs(params)["figures"]
+    stem = _paths(params).figure(name)
     return Job("figure", name, ("figure", name), tuple(map(str, figure_inputs(params, name))),
-               (Output(f"{figures}/{name}.pdf", cache=False),
-                Output(f"{figures}/{name}.png", cache=False, kind="plots")),
+               (Output(f"{stem}.pdf", cache=False),
+                Output(f"{stem}.png", cache=False, kind="plots")),
                tuple(figure_params(params, name)))
 
 
 def report_job(params: Params) -> Job:
     """The HTML report embedding every table and figure."""
-    index = str(Path(_dirs(params)["tables"]).parent / "index.html")
     return Job("report_html", "", ("report",), tuple(report_inputs(params)),
-               (Output(index, cache=False),))
+               (Output(str(_paths(params).report), cache=False),))
 
 
 # --- all of them ------------------------------------------------------------------------

@@ -59,6 +59,7 @@ import pyarrow as pa
 
 from nasrank import __version__
 from nasrank.errors import NasrankError
+from nasrank.paths import Paths
 
 log = logging.getLogger("nasrank.sweep")
 
@@ -647,12 +648,12 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
     splits = [split(len(ids), c) for c in cfgs]
     fitted = fit_predictors(cfgs, [x[tr] for tr, _ in splits], [y[tr] for tr, _ in splits],
                             enc.layout, progress=progress)
-    models = Path(params["data"]["models_dir"])
+    paths = Paths.of(params)
     predictions = _predict_all(fitted, x)
     out = []
     for cfg, (train_idx, test_idx), fp, (y_pred, query_s) in zip(
             cfgs, splits, fitted, predictions, strict=True):
-        dest = models / cfg.run_id
+        dest = paths.models(cfg.run_id)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new.", dir=dest.parent))
         try:

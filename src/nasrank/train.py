@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from nasrank.benchmarks.common import output_stem
 from nasrank.encodings import get_encoding
 from nasrank.encodings.store import read_features
 from nasrank.errors import ConfigError, DataFormatError, NasrankError
 from nasrank.io import atomic_path, read_metadata
+from nasrank.paths import Paths, TableId
 
 log = logging.getLogger("nasrank.train")
 
@@ -78,9 +78,9 @@ class RunConfig:
     loss_options: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def table(self) -> str:
-        """Stem of the processed table with the labels (``nb201-cifar10``)."""
-        return output_stem(self.bench, self.task)
+    def table(self) -> TableId:
+        """The processed table with the labels (``nb201-cifar10``)."""
+        return TableId.of(self.bench, self.task)
 
     @property
     def run_id(self) -> str:
@@ -325,8 +325,9 @@ def load_run_inputs(cfg: RunConfig, params: dict[str, Any],
         NasrankError: a missing processed table or features file (naming the stage).
         DataFormatError: features of the wrong shape.
     """
-    processed = Path(params["data"]["processed_dir"]) / f"{cfg.table}.parquet"
-    features = Path(params["data"]["features_dir"]) / cfg.bench / f"{cfg.encoding}.parquet"
+    paths = Paths.of(params)
+    processed = paths.processed(cfg.table)
+    features = paths.features(cfg.bench, cfg.encoding)
     enc = get_encoding(cfg.bench, cfg.encoding)
     for path, stage in ((processed, f"ingest {cfg.bench}"),
                         (features, f"encode {cfg.bench} {cfg.encoding}")):

@@ -15,7 +15,7 @@ from nasrank.io import write_text
 from nasrank.jobs import all_jobs
 from nasrank.predictors import PREDICTORS
 from nasrank.report.html import section_of
-from nasrank.search.runner import search_jobs
+from nasrank.search.jobs import search_jobs
 
 
 validate(config, "../schemas/params.schema.yaml")

@@ -1,5 +1,5 @@
 # Every table (reports/tables/NAME.{csv,md,tex}) and figure (reports/figures/NAME.{png,pdf})
-# of nasrank.report.registry, and the HTML report that embeds them. Figures carry a
+# of nasrank.catalog, and the HTML report that embeds them. Figures carry a
 # caption for `snakemake --report` (workflow/report/NAME.rst, shown through figure.rst).
 # All of them take seconds, so on a cluster they run where Snakemake runs (localrule),
 # not through the queue.

@@ -1,5 +1,5 @@
 # Searches: one job per search configuration of params.yaml's `search` section
-# (nasrank.search.runner.SearchJob), running all its seeds; its output is the directory
+# (nasrank.search.jobs.SearchJob), running all its seeds; its output is the directory
 # reports/search/<key>/ with one report per seed.
 
 

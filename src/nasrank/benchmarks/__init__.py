@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from nasrank.benchmarks.common import Processed, output_stem
+from nasrank.benchmarks.common import Processed
 from nasrank.benchmarks.registry import get_benchmark
+from nasrank.paths import TableId
 
 # benchmark -> reader module exposing ``ingest(raw_dir) -> dict[str, Processed]``.
 READERS: dict[str, str] = {
@@ -30,7 +31,7 @@ READERS: dict[str, str] = {
 def processed_stems(bench: str) -> list[str]:
     """Stems of the processed tables ``nasrank ingest bench`` writes (one per task)."""
     b = get_benchmark(bench)
-    return [output_stem(bench, t) for t in b.tasks] if b.tasks else [bench]
+    return [TableId.of(bench, t) for t in b.tasks] if b.tasks else [TableId(bench)]
 
 
 def ingest(bench: str, raw_dir: Path, **kwargs: object) -> dict[str, Processed]:

@@ -45,11 +45,6 @@ class Processed:
             raise ValueError(f"columns without a meaning: {missing}")
 
 
-def output_stem(bench: str, task: str | None) -> str:
-    """``bench`` or ``bench-task``: the stem of a processed table's file name."""
-    return f"{bench}-{task}" if task else bench
-
-
 def load_json(path: Path) -> Any:
     """Parse a JSON file, naming the file on failure."""
     try:

@@ -35,10 +35,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from nasrank.benchmarks.common import Processed, output_stem
+from nasrank.benchmarks.common import Processed
 from nasrank.benchmarks.pickles import load_restricted
 from nasrank.benchmarks.registry import NB_GRAPH_DATASETS
 from nasrank.errors import DataFormatError
+from nasrank.paths import TableId
 from nasrank.spaces.nbgraph import NUM_NODES, NBGraphSpace
 
 BENCH = "nbgraph"
@@ -226,4 +227,4 @@ def ingest(raw_dir: Path) -> dict[str, Processed]:
     Raises:
         DataFormatError: as :func:`read_bench`.
     """
-    return {output_stem(BENCH, d): ingest_dataset(Path(raw_dir), d) for d in NB_GRAPH_DATASETS}
+    return {TableId.of(BENCH, d): ingest_dataset(Path(raw_dir), d) for d in NB_GRAPH_DATASETS}

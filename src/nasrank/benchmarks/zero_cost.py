@@ -46,6 +46,7 @@ from typing import Any
 import pyarrow as pa
 
 from nasrank.errors import DataFormatError, OutOfDomainError
+from nasrank.paths import TableId
 
 #: Prefix of a proxy's score column; ``zc_<proxy>_time_s`` is its compute time.
 PREFIX = "zc_"
@@ -428,7 +429,7 @@ def _table_name(meta: Mapping[str, Any], table: str | None) -> str:
         return str(entry["table"])
     bench = meta.get("benchmark") or meta.get("space")
     if bench:
-        return f"{bench}-{meta['task']}" if meta.get("task") else str(bench)
+        return TableId.of(str(bench), meta.get("task"))
     return "<table>"
 
 

@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from nasrank.errors import DataFormatError, NasrankError
 from nasrank.io import read_metadata
+from nasrank.paths import TableId
 
 _FIDELITY_RE = re.compile(r"val_acc_(\d+)$")
 _TIME_RE = re.compile(r"train_time_(\d+)$")
@@ -92,9 +93,9 @@ class TableData:
         Raises:
             NasrankError: the table is missing (naming the ingest stage).
         """
-        path = Path(processed_dir) / f"{table}.parquet"
+        path = Path(processed_dir) / f"{TableId(table)}.parquet"
         if not path.is_file():
-            bench = table.split("-", 1)[0]
+            bench = TableId(table).bench
             raise NasrankError(f"{path} is missing; run `nasrank ingest {bench}` first")
         return cls.from_path(path, features_dir)
 
@@ -117,7 +118,7 @@ class TableData:
     @property
     def bench(self) -> str:
         """The benchmark (``nb101``, ``nb201``, ``darts``, ...)."""
-        return str(self.meta.get("benchmark") or self.name.split("-", 1)[0])
+        return str(self.meta.get("benchmark") or TableId(self.name).bench)
 
     @property
     def default_target(self) -> str:

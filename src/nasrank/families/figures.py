@@ -50,7 +50,7 @@ def _pyplot() -> Any:
 def write_figure(fig: Any, dest_stem: str | Path) -> list[Path]:
     """Save ``fig`` as ``<stem>.png`` and ``<stem>.pdf`` atomically, with the report's fixed
     metadata (the same bytes for the same data)."""
-    from nasrank.report.figures import save_figure
+    from nasrank.plotting import save_figure
 
     try:
         return save_figure(fig, dest_stem)

@@ -42,6 +42,7 @@ from typing import Any
 from nasrank.errors import ConfigError, NasrankError, UnknownNameError
 from nasrank.families.registry import FAMILY_PREDICTORS, family_spec
 from nasrank.io import write_json
+from nasrank.paths import Paths, TableId
 
 log = logging.getLogger("nasrank.families")
 
@@ -71,25 +72,23 @@ class FamilyJob:
             train_sizes, require, options).
     """
 
-    table: str
+    table: TableId
     label: str
     predictor: str
     trials: tuple[int, ...]
     settings: dict[str, Any] = field(compare=False, hash=False)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table", TableId(self.table))
+
     @property
     def bench(self) -> str:
-        return self.table.split("-", 1)[0]
+        return self.table.bench
 
     @property
     def key(self) -> str:
         """``<table>/<label>``: the output path under ``reports/families``."""
         return f"{self.table}/{self.label}"
-
-    @property
-    def name(self) -> str:
-        """``key`` as an identifier (Snakemake rule and DVC stage names)."""
-        return "".join(c if c.isalnum() else "_" for c in self.key)
 
     @property
     def family(self) -> str:
@@ -104,13 +103,13 @@ class FamilyJob:
         return self.settings["options"].get("encoding") or spec.defaults.get("encoding") \
             or "adjacency_onehot"
 
-    def output(self, families_dir: str | Path) -> str:
-        """The metrics report (reproducible bytes)."""
-        return f"{families_dir}/{self.key}.json"
+    def output(self, paths: Paths) -> Path:
+        """``reports/families/<key>.json``: the metrics report (reproducible bytes)."""
+        return paths.family(self.key)
 
-    def timing_output(self, families_dir: str | Path) -> str:
-        """The measured times of the same rows."""
-        return f"{families_dir}/{self.key}.timing.json"
+    def timing_output(self, paths: Paths) -> Path:
+        """``reports/families/<key>.timing.json``: the measured times of the same rows."""
+        return paths.family(self.key, timing=True)
 
 
 def _resolve(params: Mapping[str, Any], label: str) -> tuple[str, dict[str, Any]]:
@@ -187,11 +186,8 @@ def run_family_job(job: FamilyJob, params: Mapping[str, Any]) -> Path:
     from nasrank.families.data import TableData
     from nasrank.families.protocol import evaluate_trials
 
-    data = params["data"]
-    path = Path(data["processed_dir"]) / f"{job.table}.parquet"
-    if not path.is_file():
-        raise NasrankError(f"{path} is missing; run `nasrank ingest {job.bench}` first")
-    table = TableData.load(job.table, data["processed_dir"], data["features_dir"])
+    paths = Paths.of(params)
+    table = TableData.load(job.table, paths.processed_dir, paths.features_dir)
     s = job.settings
     results, timings = [], []
     start = time.perf_counter()
@@ -211,10 +207,9 @@ def run_family_job(job: FamilyJob, params: Mapping[str, Any]) -> Path:
                  i + 1, len(job.trials), r["pool_size"], best)
     log.info("%s: %d trials in %.1f s", job.key, len(job.trials), time.perf_counter() - start)
     head = {"key": job.key, "table": job.table, "predictor": job.label}
-    families_dir = params["reports"]["families_dir"]
-    write_json(job.timing_output(families_dir),
+    write_json(job.timing_output(paths),
                {**head, "seconds": time.perf_counter() - start, "results": timings})
-    dest = Path(job.output(families_dir))
+    dest = job.output(paths)
     write_json(dest, {**head, "registered": job.predictor, "family": job.family,
                       "settings": s, "trials": list(job.trials), "results": results})
     return dest
@@ -236,11 +231,11 @@ def load_family_results(params: Mapping[str, Any], jobs: Sequence[FamilyJob] | N
         NasrankError: a report is missing (naming it and the command that writes it).
     """
     out = []
-    families_dir = params["reports"]["families_dir"]
+    paths = Paths.of(params)
     for job in family_jobs(params) if jobs is None else jobs:
-        report = _read(Path(job.output(families_dir)), job)
+        report = _read(job.output(paths), job)
         if timing:
-            times = _read(Path(job.timing_output(families_dir)), job)["results"]
+            times = _read(job.timing_output(paths), job)["results"]
             for r, t in zip(report["results"], times, strict=True):
                 for row, trow in zip(r["rows"], t["rows"], strict=True):
                     row.update({k: trow[k] for k in TIMES})

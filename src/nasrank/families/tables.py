@@ -37,6 +37,7 @@ from nasrank.benchmarks import processed_stems
 from nasrank.errors import ConfigError
 from nasrank.families.jobs import TIMES, family_jobs, load_family_results
 from nasrank.metrics import mean_ci_half
+from nasrank.paths import Paths, TableId
 
 __all__ = ["FAMILY_TABLES", "family_table_inputs", "metric_names", "summarise"]
 
@@ -159,11 +160,11 @@ def omni_gain_table(params: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def zero_cost_tables(params: Mapping[str, Any]) -> list[str]:
+def zero_cost_tables(params: Mapping[str, Any]) -> list[TableId]:
     """Processed tables of ``families.zero_cost.benchmarks`` (one per task); the target is
     ``families.zero_cost.targets`` of the table, else of its benchmark, else the table's
     default."""
-    return [s for b in params["families"]["zero_cost"]["benchmarks"]
+    return [TableId(s) for b in params["families"]["zero_cost"]["benchmarks"]
             for s in processed_stems(b)]
 
 
@@ -171,14 +172,14 @@ def zero_cost_summary(params: Mapping[str, Any]) -> pd.DataFrame:
     """Every proxy's rank correlations on every table, beside the published values."""
     from nasrank.families.data import TableData
     from nasrank.families.protocol import zero_cost_table
-    from nasrank.report.published import load_published, published_path
+    from nasrank.published import load_published, published_path
 
     cfg = params["families"]["zero_cost"]
     pub = load_published(published_path(params)).table("zero_cost").frame()
     frames = []
     for stem in zero_cost_tables(params):
-        bench = stem.split("-", 1)[0]
-        td = TableData.load(stem, params["data"]["processed_dir"])
+        bench = stem.bench
+        td = TableData.load(stem, Paths.of(params).processed_dir)
         targets = cfg.get("targets") or {}
         df = zero_cost_table(td, target=targets.get(stem, targets.get(bench)))
         df.insert(2, "surrogate_labels", td.surrogate_labels)
@@ -209,14 +210,14 @@ FIGURE_SOURCES = {"families_tau_vs_train_size": "predictor_families",
 def family_table_inputs(params: Mapping[str, Any], name: str) -> list[str]:
     """The files table (or figure) ``name`` reads: job reports or processed tables."""
     name = FIGURE_SOURCES.get(name, name)
+    paths = Paths.of(params)
     if name == "zero_cost":
-        from nasrank.report.published import published_path
+        from nasrank.published import published_path
 
-        return [f"{params['data']['processed_dir']}/{s}.parquet"
-                for s in zero_cost_tables(params)] + [str(published_path(params))]
-    families_dir = params["reports"]["families_dir"]
+        return [str(paths.processed(s)) for s in zero_cost_tables(params)] + [
+            str(published_path(params))]
     jobs = family_jobs(params)
-    files = [j.output(families_dir) for j in jobs]
+    files = [str(j.output(paths)) for j in jobs]
     if name == "predictor_families_time":
-        files += [j.timing_output(families_dir) for j in jobs]
+        files += [str(j.timing_output(paths)) for j in jobs]
     return files

@@ -2,8 +2,9 @@
 
 Submodules:
 
-* :mod:`nasrank.report.published` — reports/published.yaml: the published numbers our
-  tables reproduce, each with its source; ``load_published()``.
+* :mod:`nasrank.published` (below both this package and :mod:`nasrank.families`) —
+  reports/published.yaml: the published numbers our tables reproduce, each with its
+  source; ``load_published()``. Figures are saved by :mod:`nasrank.plotting`.
 * :mod:`nasrank.report.compare` — ``COMPARISONS``: ``<table>_vs_published`` tables
   (ours, published, difference, what differs in the data).
 * :mod:`nasrank.report.latex` — ``to_latex`` (booktabs, escaped, stable bytes) and

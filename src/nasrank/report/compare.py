@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from nasrank.errors import DataFormatError, NasrankError, UnknownNameError
-from nasrank.report.published import load_published, published_path
+from nasrank.paths import Paths, TableId
+from nasrank.published import load_published, published_path
 
 __all__ = ["COMPARISONS", "Comparison", "comparison_inputs"]
 
@@ -57,7 +58,7 @@ LOSS_NOTES: dict[str, str] = {
 
 
 def _bench(table: str) -> str:
-    return table.split("-", 1)[0]
+    return TableId(table).bench
 
 
 def _label_note(bench_of: Callable[[pd.Series, Params], str]) -> NoteRule:
@@ -129,7 +130,7 @@ class Comparison:
         return f"{self.table}_vs_published"
 
     def csv(self, params: Params) -> Path:
-        return Path(params["reports"]["tables_dir"]) / f"{self.table}.csv"
+        return Path(f"{Paths.of(params).table(self.table)}.csv")
 
     def inputs(self, params: Params) -> list[str]:
         """Our table's CSV and the published-numbers file."""

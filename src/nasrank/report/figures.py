@@ -28,10 +28,8 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,20 +39,19 @@ import pandas as pd
 
 from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.experiments import Run, _load, experiment_runs, metrics_inputs, sweep_of
-from nasrank.io import atomic_path
 from nasrank.metrics import mean_ci_half
+from nasrank.paths import Paths, TableId
+from nasrank.plotting import save_figure, style
 
 __all__ = [
     "LOSS_COLOURS",
     "LOSS_LABELS",
     "REPORT_FIGURES",
     "figure_inputs",
-    "save_figure",
 ]
 
 SINGLE_COLUMN = 3.5  # inches
 DOUBLE_COLUMN = 7.0
-PNG_DPI = 300
 
 #: one colour per loss and search baseline, the same in every figure
 LOSS_COLOURS: dict[str, str] = {
@@ -88,50 +85,11 @@ SCATTER_SAMPLE = 1000  # test architectures per panel of the rank scatter
 SCATTER_SEED = 0       # which ones: a fixed draw, the same for every variant
 DODGE = 1.025          # x factor between neighbouring losses at one train size (log axis)
 
-#: rcParams of every figure: paper-size fonts, TrueType fonts embedded in the PDF
-STYLE: dict[str, Any] = {
-    "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7,
-    "ytick.labelsize": 7, "legend.fontsize": 7, "figure.titlesize": 8,
-    "legend.title_fontsize": 7, "lines.linewidth": 1.2, "lines.markersize": 4,
-    "axes.linewidth": 0.6, "grid.linewidth": 0.4, "grid.alpha": 0.4,
-    "pdf.fonttype": 42, "savefig.bbox": "tight", "savefig.pad_inches": 0.02,
-}
-#: savefig options per format: fixed metadata so the same data give the same bytes
-FORMATS: dict[str, dict[str, Any]] = {
-    "png": {"dpi": PNG_DPI, "metadata": {"Software": None}},
-    "pdf": {"metadata": {"CreationDate": None}},
-}
-
 Draw = Callable[[Mapping[str, Any]], Any]
 Writer = Callable[[Mapping[str, Any], Path], list[Path]]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@contextlib.contextmanager
-def _style() -> Iterator[None]:
-    import matplotlib
-
-    with matplotlib.rc_context(STYLE):
-        yield
-
-
-def save_figure(fig: Any, dest_stem: str | Path) -> list[Path]:
-    """Write ``fig`` as ``<stem>.png`` and ``<stem>.pdf``, each atomically.
-
-    Both are rendered before either is written, so a failure leaves neither half-done.
-    """
-    stem = Path(dest_stem)
-    rendered = {}
-    for fmt, options in FORMATS.items():
-        buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, **options)
-        rendered[stem.with_name(f"{stem.name}.{fmt}")] = buf.getvalue()
-    for path, data in rendered.items():
-        with atomic_path(path, path.suffix) as tmp:
-            tmp.write_bytes(data)
-    return list(rendered)
 
 
 def _figure(width: float, height: float) -> Any:
@@ -203,15 +161,15 @@ def _legend_below(fig: Any, handles: list[Any], ncol: int) -> None:
     fig.legend(handles=handles, loc="outside lower center", ncol=ncol, frameon=False)
 
 
-def _table_of(cfg: Mapping[str, Any]) -> str:
-    return cfg["bench"] + (f"-{cfg['task']}" if cfg["task"] else "")
+def _table_of(cfg: Mapping[str, Any]) -> TableId:
+    return TableId.of(cfg["bench"], cfg["task"])
 
 
 # --------------------------------------------------------------------------- inputs
 
 
 def _predictions_path(params: Mapping[str, Any], run: Run) -> Path:
-    return Path(params["data"]["models_dir"]) / run.run_id / "predictions.parquet"
+    return Paths.of(params).models(run.run_id) / "predictions.parquet"
 
 
 def _scatter_runs(params: Mapping[str, Any]) -> list[tuple[str, Run]]:
@@ -236,18 +194,18 @@ def _metrics_files(runs: list[Run], params: Mapping[str, Any]) -> list[Path]:
 def _models_dirs(runs: list[Run], params: Mapping[str, Any]) -> list[Path]:
     """The sweep model directories holding ``runs`` (what a figure over their predictions
     depends on)."""
-    root = params["data"]["models_dir"]
-    return [Path(f"{root}/{s}") for s in dict.fromkeys(sweep_of(r) for r in runs)]
+    paths = Paths.of(params)
+    return [paths.models(s) for s in dict.fromkeys(sweep_of(r) for r in runs)]
 
 
 def _search_jobs(params: Mapping[str, Any]) -> list[Any]:
-    from nasrank.search.runner import search_jobs
+    from nasrank.search.jobs import search_jobs
 
     return search_jobs(dict(params), "loss_search")
 
 
 def _stats_path(params: Mapping[str, Any]) -> Path:
-    return Path(params["reports"]["tables_dir"]) / "nb101_space_stats.csv"
+    return Path(f"{Paths.of(params).table('nb101_space_stats')}.csv")
 
 
 def _metrics(params: Mapping[str, Any], runs: list[Run]) -> pd.DataFrame:
@@ -462,7 +420,7 @@ def search_best_so_far(params: Mapping[str, Any]) -> Any:
     baseline; the y axis starts where the predictor-guided loop starts to differ from
     random (after its ``init`` random queries)."""
     from nasrank.search import get_search
-    from nasrank.search.runner import load_results
+    from nasrank.search.results import load_results
 
     cfg = params["search"]["loss_search"]
     jobs = _search_jobs(params)
@@ -574,14 +532,14 @@ FIGURES: dict[str, ReportFigure] = {
     **{f"loss_heatmap_{key}": _heatmap_figure(key) for key in HEATMAPS},
     "search_best_so_far": ReportFigure(
         search_best_so_far,
-        lambda p: [Path(job.output_dir(p["reports"]["search_dir"])) for job in _search_jobs(p)]),
+        lambda p: [job.output_dir(Paths.of(p)) for job in _search_jobs(p)]),
     "nb101_space_stats": ReportFigure(nb101_space_stats, lambda p: [_stats_path(p)]),
 }
 
 
 def _writer(draw: Draw) -> Writer:
     def write(params: Mapping[str, Any], dest_stem: Path) -> list[Path]:
-        with _style():
+        with style():
             return save_figure(draw(params), dest_stem)
 
     write.__doc__ = draw.__doc__

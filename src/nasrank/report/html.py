@@ -26,6 +26,7 @@ import pandas as pd
 
 from nasrank.errors import NasrankError
 from nasrank.io import write_text
+from nasrank.paths import Paths
 
 __all__ = ["SECTIONS", "Item", "Section", "build_report", "caption_of", "report_inputs",
            "report_items", "section_of"]
@@ -153,9 +154,10 @@ def caption_of(name: str, kind: str) -> str | None:
 
 
 def _path(params: Mapping[str, Any], item: Item) -> Path:
+    paths = Paths.of(params)
     if item.kind == "table":
-        return Path(params["reports"]["tables_dir"]) / f"{item.name}.csv"
-    return Path(params["reports"]["figures_dir"]) / f"{item.name}.png"
+        return Path(f"{paths.table(item.name)}.csv")
+    return Path(f"{paths.figure(item.name)}.png")
 
 
 def report_inputs(params: Mapping[str, Any]) -> list[str]:
@@ -232,8 +234,7 @@ def build_report(params: Mapping[str, Any], dest: str | Path | None = None) -> P
         first = missing[0]
         raise NasrankError(f"the report's inputs are missing: {listed}{more}; run `nasrank "
                            f"{first.kind} {first.name}` (or the workflow) first")
-    dest = Path(dest) if dest is not None else \
-        Path(params["reports"]["tables_dir"]).parent / "index.html"
+    dest = Path(dest) if dest is not None else Paths.of(params).report
     parts = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
              "<title>nasrank report</title>", f"<style>{CSS}</style></head><body>",
              "<h1>nasrank: performance predictors in NAS, reproduced</h1>",

@@ -45,7 +45,9 @@ from scipy import stats
 from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.experiments import Run, experiment_runs, metrics_inputs, metrics_path
 from nasrank.metrics import mean_ci_half, metric_keys
-from nasrank.search.runner import load_results, search_jobs
+from nasrank.paths import Paths
+from nasrank.search.jobs import search_jobs
+from nasrank.search.results import load_results
 
 __all__ = [
     "ALPHA",
@@ -425,8 +427,8 @@ def _metrics_inputs(params: dict[str, Any]) -> list[str]:
 
 
 def _search_inputs(params: dict[str, Any]) -> list[str]:
-    search_dir = params["reports"]["search_dir"]
-    return [job.output_dir(search_dir) for job in search_jobs(params, "loss_search")]
+    paths = Paths.of(params)
+    return [str(job.output_dir(paths)) for job in search_jobs(params, "loss_search")]
 
 
 #: table name -> the files it reads

@@ -20,7 +20,8 @@ from typing import Any
 import pandas as pd
 
 from nasrank.errors import ConfigError
-from nasrank.search.runner import SearchJob, load_results, renas_job, search_jobs
+from nasrank.search.jobs import SearchJob, renas_job, search_jobs
+from nasrank.search.results import load_results
 
 SUMMARY = ("best_accuracy", "best_percentile")
 NAMES = {"best_accuracy": "accuracy", "best_percentile": "percentile"}

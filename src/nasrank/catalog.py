@@ -34,6 +34,7 @@ from nasrank.errors import UnknownNameError
 from nasrank.experiments import TABLES, experiment_runs, metrics_inputs
 from nasrank.families.figures import FAMILY_FIGURES
 from nasrank.families.tables import FAMILY_TABLES, family_table_inputs
+from nasrank.paths import Paths
 from nasrank.report.compare import COMPARISONS, comparison_inputs
 from nasrank.report.figures import REPORT_FIGURES
 from nasrank.report.figures import figure_inputs as report_figure_inputs
@@ -64,8 +65,8 @@ def _experiment_inputs(params: Params, name: str) -> list[str]:
 
 
 def _search_inputs(params: Params, name: str) -> list[str]:
-    search_dir = params["reports"]["search_dir"]
-    return [job.output_dir(search_dir) for job in table_jobs(dict(params), name)]
+    paths = Paths.of(params)
+    return [str(job.output_dir(paths)) for job in table_jobs(dict(params), name)]
 
 
 def _fixed(*keys: str) -> Callable[[Params, str], list[str]]:

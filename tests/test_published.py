@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from nasrank.errors import ConfigError, DataFormatError, NasrankError, UnknownNameError
+from nasrank.published import DEFAULT_PATH, load_published, published_path
 from nasrank.report.compare import COMPARISONS, comparison_inputs
 from nasrank.report.latex import escape, to_latex, write_tables
-from nasrank.report.published import DEFAULT_PATH, load_published, published_path
 from nasrank.stats import write_table
 
 REPO = Path(__file__).resolve().parents[1]
