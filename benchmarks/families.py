@@ -2,7 +2,7 @@
 predictor at 1,000 training architectures (White et al. 2021's cost axes), on the CPU.
 
 Each predictor runs through :func:`nasrank.families.evaluate` -- the code the family jobs
-run -- for one trial with one train size, so the times are exactly those the study
+run -- for one seed with one train size, so the times are exactly those the study
 reports: ``fit_time_s`` (wall time of the fit), ``query_time_compute_s`` (measured wall
 time of the query per test architecture) and ``query_time_data_s`` (the *recorded* cost
 of the inputs a query reads: a proxy's compute time, the training to a lower fidelity;

@@ -487,7 +487,7 @@ def timed_fit_predictor(log: list[dict[str, Any]]) -> Iterator[None]:
         fitted = original(cfgs, xs, ys, layout, **kw)
         fit_s = time.perf_counter() - t0
         for cfg, y, fp in zip(cfgs, ys, fitted, strict=True):
-            entry: dict[str, Any] = {"fit_s": fit_s / len(cfgs), "n_train": len(y),
+            entry: dict[str, Any] = {"fit_s": fit_s / len(cfgs), "train_size": len(y),
                                      "epochs": cfg.epochs, "batch_size": cfg.batch_size,
                                      "loss": cfg.loss, "device": fp.device}
             predict = fp.predict

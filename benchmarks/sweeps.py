@@ -181,7 +181,7 @@ def one_run_fit(cfg: Any, x: np.ndarray, y: np.ndarray, device: str,
     model = get_predictor(cfg.predictor, x.shape[1:], layout or None,
                           seed=cfg.seed, **cfg.predictor_options).to(device)
     loss_fn = get_loss(cfg.loss, **cfg.loss_options).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     xt = torch.from_numpy(x).to(device)
     yt = torch.from_numpy(y.astype(np.float32)).to(device)
     rng = np.random.default_rng(cfg.seed + 1)
@@ -189,7 +189,7 @@ def one_run_fit(cfg: Any, x: np.ndarray, y: np.ndarray, device: str,
     best_state, best_score = None, -math.inf
     for epoch in range(cfg.epochs):
         model.train()
-        ctx = LossContext(epoch=epoch, n_train=len(y))
+        ctx = LossContext(epoch=epoch, train_size=len(y))
         total = 0.0
         for step, idx in enumerate(_batches(len(y), cfg.batch_size, rng.permutation(len(y)))):
             b = torch.from_numpy(idx).to(device)
@@ -262,7 +262,8 @@ class Inputs:
         return {"table": b.table, "encoding": b.encoding, "predictor": b.predictor,
                 "predictor_options": b.predictor_options, "loss": b.loss,
                 "loss_options": b.loss_options, "train_size": b.train_size,
-                "batch_size": b.batch_size, "lr": b.lr, "weight_decay": b.weight_decay,
+                "batch_size": b.batch_size, "learning_rate": b.learning_rate,
+                "weight_decay": b.weight_decay,
                 "select": b.select, "configured_epochs": self.configured_epochs,
                 "target": self.target, "n_labelled": len(self.ids),
                 "input_shape": list(self.x.shape[1:]), "load_s": round(self.load_s, 2)}

@@ -113,10 +113,10 @@ def loss_opts(params: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def train_settings(params: dict[str, Any]) -> dict[str, float]:
-    """Adam's lr and weight decay for the LeNet as the trainer takes them."""
+    """Adam's learning rate and weight decay for the LeNet as the trainer takes them."""
     train = dict(params.get("train") or {})
     train.update((train.get("by_predictor") or {}).get("lenet") or {})
-    return {"lr": float(train.get("lr", 1e-3)),
+    return {"learning_rate": float(train.get("learning_rate", 1e-3)),
             "weight_decay": float(train.get("weight_decay", 0.0))}
 
 
@@ -194,14 +194,14 @@ def train_throughput(loss_name: str, device: str, seed: int, batch: int, warmup:
     torch.manual_seed(seed)
     model = get_predictor("lenet", SHAPE, seed=seed).to(device)
     loss_fn = get_loss(loss_name, **options).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=adam["lr"],
+    opt = torch.optim.Adam(model.parameters(), lr=adam["learning_rate"],
                            weight_decay=adam["weight_decay"])
     pool = 8 * batch  # a device-resident "training set"; full batches only
     g = torch.Generator().manual_seed(seed)
     xt = torch.randn(pool, *SHAPE, generator=g).to(device)
     yt = torch.rand(pool, generator=g).to(device)
     rng = np.random.default_rng(seed + 1)
-    ctx = LossContext(epoch=0, n_train=pool)
+    ctx = LossContext(epoch=0, train_size=pool)
     order: list[np.ndarray] = []
     model.train()
 
@@ -392,7 +392,7 @@ def loss_cost(name: str, batch: int, device: str, seed: int, warmup: int, calls:
     feats = None
     if fn.needs_features:
         feats = torch.randn(batch, FEATURE_DIM, generator=g).to(device).requires_grad_()
-    ctx = LossContext(epoch=0, n_train=batch)
+    ctx = LossContext(epoch=0, train_size=batch)
 
     def call() -> None:
         pred.grad = None

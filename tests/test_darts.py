@@ -590,7 +590,7 @@ def test_train_two_epochs_on_50_cells(workdir: tuple[Path, dict], predictor: str
     cfg = config_from_params(params, bench="darts", task=None, encoding=encoding,
                              predictor=predictor, loss=loss, train_size=50, seed=0)
     result = run(cfg, params)
-    assert result["config"]["target"] == "val_acc" and result["config"]["n_train"] == 50
+    assert result["config"]["target"] == "val_acc" and result["config"]["train_size"] == 50
     out = Path(params["data"]["models_dir"]) / cfg.run_id
     pred = pq.read_table(out / "predictions.parquet").to_pandas()
     assert len(pred) == 725 and (pred["split"] == "train").sum() == 50

@@ -42,7 +42,7 @@ from nasrank.families import (
     FAMILY_PREDICTORS,
     TableData,
     evaluate,
-    evaluate_trials,
+    evaluate_seeds,
     extrapolate,
     family_predictors,
     fit_curve,
@@ -162,8 +162,8 @@ def _nb101_without_enumeration(root: Path, params_path: str) -> None:
     cli(params_path, "encode", "nb101", "adjacency_onehot")
 
 
-def run(params: dict, table: str, predictor: str, trial: int = 0, **settings: Any) -> dict:
-    return run_family(table, predictor, trial, settings, params=params)
+def run(params: dict, table: str, predictor: str, seed: int = 0, **settings: Any) -> dict:
+    return run_family(table, predictor, seed, settings, params=params)
 
 
 # --------------------------------------------------------------------------- registry
@@ -247,14 +247,14 @@ def test_lce_recovers_a_synthetic_pow3_curve() -> None:
 
 
 def test_naslib_split() -> None:
-    s = naslib_split(1000, 200, trial=3)
+    s = naslib_split(1000, 200, seed=3)
     assert len(s.test) == 200 and len(s.train) == 800
     assert not set(s.test) & set(s.train)
     assert sorted([*s.test, *s.train]) == list(range(1000))
-    again = naslib_split(1000, 200, trial=3)
+    again = naslib_split(1000, 200, seed=3)
     np.testing.assert_array_equal(s.test, again.test)
     np.testing.assert_array_equal(s.train, again.train)
-    assert set(naslib_split(1000, 200, trial=4).test) != set(s.test)
+    assert set(naslib_split(1000, 200, seed=4).test) != set(s.test)
     with pytest.raises(ConfigError, match="leaves no training"):
         naslib_split(100, 100, 0)
 
@@ -351,7 +351,7 @@ def count_fits(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 
 def one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No sweep fits: every trial and size fitted by its own ``fit`` (the old way)."""
+    """No sweep fits: every seed and size fitted by its own ``fit`` (the old way)."""
     from nasrank.families.predictors import ModelBasedPredictor, OmniPredictor
 
     for cls in (ModelBasedPredictor, OmniPredictor):
@@ -367,9 +367,9 @@ def without_times(result: dict) -> str:
 
 
 @pytest.mark.mirror
-def test_torch_trials_and_sizes_in_one_sweep(params: dict,
+def test_torch_seeds_and_sizes_in_one_sweep(params: dict,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """mlp, gcn and an OMNI with an MLP train every trial and train size in one
+    """mlp, gcn and an OMNI with an MLP train every seed and train size in one
     fit_predictors call, with the metrics of fitting each alone; trees do not."""
     td = TableData.load("nb201-cifar10", params["data"]["processed_dir"],
                         params["data"]["features_dir"])
@@ -380,9 +380,9 @@ def test_torch_trials_and_sizes_in_one_sweep(params: dict,
                       "batch_size": 16, "loss": "hr"},
              "xgb": FAST["xgb"]}
     calls = count_fits(monkeypatch)
-    swept = {name: evaluate_trials(td, name, [0, 1, 2], options=opts, **common)
+    swept = {name: evaluate_seeds(td, name, [0, 1, 2], options=opts, **common)
              for name, opts in cases.items()}
-    # one sweep of 3 trials x 2 sizes per torch predictor; xgb: one call per fit
+    # one sweep of 3 seeds x 2 sizes per torch predictor; xgb: one call per fit
     assert [len(c) for c in calls] == [6, 6, 6] + [1] * 6
     assert calls[0][:2] == ["nb201-cifar10/adjacency_onehot/mlp/mse/n5/s0",
                             "nb201-cifar10/adjacency_onehot/mlp/mse/n40/s0"]
@@ -393,7 +393,7 @@ def test_torch_trials_and_sizes_in_one_sweep(params: dict,
     one_at_a_time(monkeypatch)
     calls.clear()
     for name, opts in cases.items():
-        alone = [evaluate(td, name, trial, options=opts, **common) for trial in (0, 1, 2)]
+        alone = [evaluate(td, name, seed, options=opts, **common) for seed in (0, 1, 2)]
         assert [without_times(r) for r in alone] == [without_times(r)
                                                     for r in swept[name]], name
     assert [len(c) for c in calls] == [1] * 6 * 4
@@ -402,8 +402,8 @@ def test_torch_trials_and_sizes_in_one_sweep(params: dict,
 @pytest.mark.mirror
 def test_torch_family_job_bytes(params: dict, tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """A gcn family job (3 trials, 2 sizes: one sweep) writes the report bytes of fitting
-    every trial and size alone."""
+    """A gcn family job (3 seeds, 2 sizes: one sweep) writes the report bytes of fitting
+    every seed and size alone."""
     from nasrank.families.jobs import FamilyJob, run_family_job
 
     settings = {"target": "val_acc_200", "test_size": 100, "train_sizes": [5, 40],
@@ -428,7 +428,7 @@ def test_train_sets_are_prefixes_and_test_set_is_fixed(params: dict) -> None:
     opts = {"options": FAST["xgb"], "target": "val_acc_200"}
     a = run(params, "nb201-cifar10", "xgb", train_sizes=[5, 24, 71], **opts)
     b = run(params, "nb201-cifar10", "xgb", train_sizes=[24], **opts)
-    c = run(params, "nb201-cifar10", "xgb", trial=1, train_sizes=[24], **opts)
+    c = run(params, "nb201-cifar10", "xgb", seed=1, train_sizes=[24], **opts)
     assert a["pool_size"] == 725 and a["test_size"] == 200
     assert len(a["train_ids"]) == 71 and b["train_ids"] == a["train_ids"][:24]
     assert a["test_ids"] == b["test_ids"]
@@ -512,7 +512,7 @@ def test_nb101_learning_curves(params: dict) -> None:
     assert min(taus.values()) > 0.15 and taus[36] > 0.5 and taus[36] > taus[4]
     lce = run(params, "nb101", "lce")
     assert lce["needs"]["fidelities"] == [4, 12, 36] and lce["needs"]["final_epochs"] == 108
-    assert lce["test_ids"] == r["test_ids"]  # same pool, same trial: same test set
+    assert lce["test_ids"] == r["test_ids"]  # same pool, same seed: same test set
     (row,) = lce["rows"]
     assert row["kendall_tau"] > 0.3 and np.isfinite(row["mae"])
     assert row["query_time_data_s"] == pytest.approx(
@@ -574,7 +574,7 @@ def test_family_jobs_from_params() -> None:
     es = find_family_job(params, "nb101/early_stop_36")
     assert es.predictor == "early_stop" and es.settings["options"] == {"fidelity": 36}
     assert es.family == "learning_curve" and es.encoding is None
-    assert es.trials == tuple(range(params["families"]["trials"]))
+    assert es.seeds == tuple(params["families"]["seeds"])
     omni = find_family_job(params, "nb101/omni")
     assert omni.settings["options"] == {"proxies": [], "fidelity": 12}
     assert omni.encoding == "adjacency_onehot" and omni.key == "nb101/omni"
@@ -614,10 +614,10 @@ def test_summaries_and_paired_test() -> None:
 
 
 def _study_params(params: dict, root: Path) -> dict:
-    """NB201 CIFAR-10 and DARTS with few predictors, 2 trials, small train sizes."""
+    """NB201 CIFAR-10 and DARTS with few predictors, 2 seeds, small train sizes."""
     p = json.loads(json.dumps(params))
     p["predictors"]["xgb"] = {"n_estimators": 20}
-    p["families"].update(trials=2, init_time_tables=["nb201-cifar10"])
+    p["families"].update(seeds=[0, 1], init_time_tables=["nb201-cifar10"])
     shared = {"test_size": 100, "train_sizes": [5, 24, 71]}
     p["families"]["tables"] = {
         "nb201-cifar10": {**params["families"]["tables"]["nb201-cifar10"], **shared,
@@ -648,8 +648,8 @@ def test_family_workflow_commands(params: dict, root: Path, tmp_path: Path) -> N
         cli(path, "families", job.key)
     fam = Path(study["reports"]["families_dir"])
     report = json.loads((fam / "nb201-cifar10" / "omni.json").read_text(encoding="utf-8"))
-    assert report["predictor"] == "omni" and report["trials"] == [0, 1]
-    assert [r["trial"] for r in report["results"]] == [0, 1]
+    assert report["predictor"] == "omni" and report["seeds"] == [0, 1]
+    assert [r["seed"] for r in report["results"]] == [0, 1]
     assert {r["pool_size"] for r in report["results"]} == {723}  # cells every proxy scored
     first = report["results"][0]
     assert "test_ids" not in first and len(first["test_ids_sha256"]) == 64
@@ -657,7 +657,7 @@ def test_family_workflow_commands(params: dict, root: Path, tmp_path: Path) -> N
     timing = json.loads((fam / "nb201-cifar10" / "omni.timing.json").read_text("utf-8"))
     assert [r["train_size"] for r in timing["results"][0]["rows"]] == [5, 24, 71]
     assert all(r["fit_time_s"] > 0 for t in timing["results"] for r in t["rows"])
-    # one pool per table: every predictor of a trial saw the same test set
+    # one pool per table: every predictor of a seed saw the same test set
     for table in ("nb201-cifar10", "darts"):
         digests = {json.loads(p.read_text("utf-8"))["results"][1]["test_ids_sha256"]
                    for p in (fam / table).glob("*.json") if not p.name.endswith("timing.json")}
@@ -686,7 +686,7 @@ def test_family_workflow_commands(params: dict, root: Path, tmp_path: Path) -> N
     gain = pd.read_csv(tables / "omni_gain.csv")
     assert list(gain["train_size"]) == [5, 24, 71] and set(gain["table"]) == {"nb201-cifar10"}
     assert set(gain["best_single"]) <= {"jacov", "synflow", "early_stop_12", "xgb"}
-    assert (gain["n_trials"] == 2).all()
+    assert (gain["n_seeds"] == 2).all()
     assert gain["gain_mean"].to_numpy() == pytest.approx(
         (gain["omni_kendall_tau"] - gain["best_single_kendall_tau"]).to_numpy(), abs=1e-3)
     zc = pd.read_csv(tables / "zero_cost.csv")

@@ -416,7 +416,7 @@ def test_listmle_stable_for_large_scores():
 
 # -- piecewise -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("key", "field"), [("switch_samples", "n_train"), ("switch_epoch", "epoch")]
+    ("key", "field"), [("switch_samples", "train_size"), ("switch_epoch", "epoch")]
 )
 def test_piecewise_switches_exactly_at_threshold(key, field):
     pred, target, _ = _data(seed=5)
@@ -429,7 +429,7 @@ def test_piecewise_switches_exactly_at_threshold(key, field):
         ctx = LossContext(**{field: value})
         assert loss.active(ctx) is (loss.second if expected is mape else loss.first)
         assert torch.equal(loss(pred, target, ctx=ctx), expected(pred, target))
-    other = "epoch" if field == "n_train" else "n_train"
+    other = "epoch" if field == "train_size" else "train_size"
     assert torch.equal(
         loss(pred, target, ctx=LossContext(**{other: 10**6})), hr(pred, target)
     )  # the other counter is ignored
@@ -492,7 +492,7 @@ def test_tiny_model_trains(name):
     y = (acc - acc.min()) / (acc.max() - acc.min())
     body, head = torch.nn.Linear(5, 8), torch.nn.Linear(8, 1)
     loss = get_loss(name, **TRAIN_OPTS.get(name, {}))
-    ctx = LossContext(epoch=0, n_train=32)
+    ctx = LossContext(epoch=0, train_size=32)
     opt = torch.optim.Adam([*body.parameters(), *head.parameters()], lr=0.02)
 
     def step() -> float:

@@ -134,8 +134,9 @@ def test_directions_and_families() -> None:
 METRICS_FILE: dict[str, Any] = {
     "config": {"batch_size": 32, "bench": "nb201", "device": "auto", "device_kind": "cpu",
                "encoding": "gcn", "epochs": 200, "loss": "hr", "loss_options": {"margin": 0.1},
-               "lr": 0.001, "model_format": "torch", "n_labelled": 15625, "n_test": 15525,
-               "n_train": 100, "naslib_test_size": 200, "nasrank_version": "0.1.0",
+               "learning_rate": 0.001, "model_format": "torch", "n_labelled": 15625,
+               "n_test": 15525,
+               "naslib_test_size": 200, "nasrank_version": "0.1.0",
                "predictor": "gcn", "predictor_options": {"dropout": 0.1, "hidden": 144,
                                                          "layers": 4},
                "protocol": "renas", "run_id": "", "seed": 0, "select": "last",
@@ -176,7 +177,7 @@ def _write_metrics(params: dict[str, Any], run: Run, values: dict[str, float]) -
     """One metrics file exactly as ``nasrank evaluate`` writes it."""
     report = copy.deepcopy(METRICS_FILE)
     report["config"].update(run_id=run.run_id, loss=run.loss, seed=run.seed,
-                            train_size=run.train_size, n_train=run.train_size,
+                            train_size=run.train_size,
                             bench=run.bench, task=run.task)
     report["run_id"] = run.run_id
     report["metrics"].update(values)

@@ -171,7 +171,7 @@ def test_loss_in_sweep_equals_single_run(name: str) -> None:
     target[1, :4] = target[1, 4]  # ties
     feats = torch.randn(r, b, d, generator=gen, requires_grad=True)
     opts = {"switch_epoch": 1} if name == "piecewise" else {}
-    ctx = LossContext(epoch=1, n_train=100)
+    ctx = LossContext(epoch=1, train_size=100)
     batched = sweep_mod._vmapped_loss(get_loss(name, **opts), pred, target, feats, ctx)
     g_pred, g_feats = torch.autograd.grad(batched.sum(), [pred, feats], allow_unused=True)
     for i in range(r):

@@ -307,7 +307,7 @@ def _check_outputs(run_dir: Path, cfg: RunConfig, table: pa.Table,
     assert abs(pred.y_pred.median() - pred.y_true.median()) < spread
     config = json.loads((run_dir / "config.json").read_text())
     assert config["run_id"] == cfg.run_id and config["target"] == "test_acc"
-    assert (config["n_train"], config["n_test"], config["n_labelled"]) == (
+    assert (config["train_size"], config["n_test"], config["n_labelled"]) == (
         cfg.train_size, len(labels) - cfg.train_size, len(labels))
     assert read_metadata(run_dir / "predictions.parquet") == config
     timing = json.loads((run_dir / "timing.json").read_text())
@@ -398,7 +398,7 @@ def test_select_best_train_kendall_tau(task: tuple[Path, pa.Table], tmp_path: Pa
     epoch's weights: the saved run's train tau is the logged maximum."""
     params = with_models_dir(small_params(task[0], epochs=6), tmp_path)
     params["train"]["select"] = "train_kendall_tau"
-    params["train"]["by_predictor"]["mlp"]["lr"] = 0.01  # train tau peaks before the end
+    params["train"]["by_predictor"]["mlp"]["learning_rate"] = 0.01  # train tau peaks before the end
     cfg = cfg_of(params, loss="mse")
     assert cfg.select == "train_kendall_tau"
     run(cfg, params)
@@ -555,9 +555,9 @@ def test_config_from_params_overrides_and_options() -> None:
     over = train["by_predictor"]["gcn"]
     assert (gcn.batch_size, gcn.epochs) == (over["batch_size"], over["epochs"])
     assert gcn.batch_size != train["batch_size"]
-    assert (gcn.lr, gcn.weight_decay, gcn.device, gcn.select, gcn.protocol,
-            gcn.naslib_test_size) == (train["lr"], train["weight_decay"], train["device"],
-                                      train["select"], train["protocol"],
+    assert (gcn.learning_rate, gcn.weight_decay, gcn.device, gcn.select, gcn.protocol,
+            gcn.naslib_test_size) == (train["learning_rate"], train["weight_decay"],
+                                      train["device"], train["select"], train["protocol"],
                                       train["naslib_test_size"])
     assert gcn.predictor_options == params["predictors"]["gcn"]
     assert gcn.loss_options == params["losses"]["piecewise"]
@@ -571,10 +571,11 @@ def test_config_from_params_overrides_and_options() -> None:
     assert lenet.loss_options == {"margin": 0.1}
     assert lenet.table == "nb101"
 
-    params["train"]["by_predictor"]["mlp"] = {"lr": 0.01}
+    params["train"]["by_predictor"]["mlp"] = {"learning_rate": 0.01}
     mlp = config_from_params(params, bench="nbmacro", task=None, encoding="path",
                              predictor="mlp", loss="brand_new", train_size=5, seed=0)
-    assert (mlp.lr, mlp.batch_size, mlp.epochs) == (0.01, train["batch_size"], train["epochs"])
+    assert (mlp.learning_rate, mlp.batch_size, mlp.epochs) == (0.01, train["batch_size"],
+                                                                train["epochs"])
     assert mlp.loss_options == {}
     mlp.predictor_options["hidden"] = [1]
     params["train"]["by_predictor"]["mlp"] = before["train"]["by_predictor"]["mlp"]

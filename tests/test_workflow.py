@@ -138,7 +138,7 @@ def shrink_training(params: dict[str, Any]) -> dict[str, Any]:
                                  loss_options={"piecewise": {"switch_epoch": None,
                                                              "switch_samples": 20}})
     families = small["families"]
-    families["trials"] = 1
+    families["seeds"] = [0]
     for t in families["tables"].values():
         keep = [p for p in t["predictors"] if p in ("jacov", "nwot", "early_stop_12", "xgb",
                                                      "omni")]

@@ -284,14 +284,14 @@ def cmd_families(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
     if args.list:
         for job in family_jobs(params):
-            print(f"{job.key}\t{job.family}\t{job.predictor}\t{len(job.trials)} trials")
+            print(f"{job.key}\t{job.family}\t{job.predictor}\t{len(job.seeds)} seeds")
         return
     if args.key is None:
         raise ConfigError("name a family job (see `nasrank families --list`)")
     job = find_family_job(params, args.key)
     start = time.perf_counter()
     path = run_family_job(job, params)
-    log.info("%s: %d trials in %.1f s -> %s", job.key, len(job.trials),
+    log.info("%s: %d seeds in %.1f s -> %s", job.key, len(job.seeds),
              time.perf_counter() - start, path)
 
 
@@ -428,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the configured search jobs")
 
     p = sub.add_parser("families", help="run one predictor-family job of params.yaml over "
-                       "its trials (NASLib's protocol)")
+                       "its seeds (NASLib's protocol)")
     p.add_argument("key", nargs="?", help="job key TABLE/PREDICTOR; see --list")
     p.add_argument("--list", action="store_true", help="list the configured family jobs")
 

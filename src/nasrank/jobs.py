@@ -226,10 +226,10 @@ def search_job(params: Params, job: SearchJob) -> Job:
 
 
 def families_job(params: Params, job: FamilyJob) -> Job:
-    """One predictor of the family study on one table, over every trial."""
+    """One predictor of the family study on one table, over every seed."""
     p = _paths(params)
     inputs = [str(p.processed(job.table))]
-    keys = [f"families.tables.{job.table}", "families.trials", "families.variants", "evaluation"]
+    keys = [f"families.tables.{job.table}", "families.seeds", "families.variants", "evaluation"]
     if job.encoding is not None:
         inputs.append(str(p.features(job.bench, job.encoding)))
         keys += ["train", "predictors"]

@@ -361,7 +361,7 @@ def mean_ci(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float, 
 def mean_ci_half(values: ArrayLike) -> tuple[float, float, int]:
     """Mean, 95 % half width (:func:`mean_ci`) and count of the *finite* values.
 
-    The summaries over seeds and trials drop NaN runs (an undefined correlation) and
+    The summaries over seeds and seeds drop NaN runs (an undefined correlation) and
     report ``mean ± half``: one value gives a NaN half width, none gives NaN for both.
     """
     v = np.asarray(values, dtype=np.float64).reshape(-1)

@@ -68,8 +68,8 @@ ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 # Keys of RunConfig that every run of a sweep shares (the rest may differ per run).
 SHARED_KEYS = ("bench", "task", "target", "encoding", "predictor", "protocol",
-               "naslib_test_size", "epochs", "batch_size", "lr", "weight_decay", "device",
-               "select", "predictor_options")
+               "naslib_test_size", "epochs", "batch_size", "learning_rate", "weight_decay",
+               "device", "select", "predictor_options")
 MEMORY_FRACTION = 0.5  # of the free device memory a chunk may use
 MAX_CHUNK = 4096
 # On the CPU small chunks run fastest (their activations stay in cache): measured GCN
@@ -195,7 +195,7 @@ def _measure_run_bytes(cfg: Any, module: Any, x: Any, y: Any, loss_fn: Any,
         from nasrank.losses import LossContext
 
         _vmapped_loss(loss_fn, pred, y[None, :batch].to(pred.dtype), feats,
-                      LossContext(epoch=0, n_train=int(x.shape[0])))
+                      LossContext(epoch=0, train_size=int(x.shape[0])))
     params = sum(p.numel() * p.element_size() for p in module.parameters())
     steps = math.ceil(x.shape[0] / batch)
     masks = sum(math.prod(s) for s, _ in dropout_sites(module, batch)) * steps * 8
@@ -390,7 +390,7 @@ def _fit_group(cfgs: list[Any], modules: list[Any], xs: list[np.ndarray], ys: li
     ref = cfgs[0]
     r_count, n = len(cfgs), len(ys[0])
     stack = StackedNetwork(modules, device)
-    opt = _Adam(stack.params, ref.lr, ref.weight_decay)
+    opt = _Adam(stack.params, ref.learning_rate, ref.weight_decay)
     slices: dict[str, slice] = {}
     for i, c in enumerate(cfgs):
         k = _loss_key(c)
@@ -410,7 +410,7 @@ def _fit_group(cfgs: list[Any], modules: list[Any], xs: list[np.ndarray], ys: li
     has_best = torch.zeros(r_count, dtype=torch.bool)
     best = None
     for epoch in range(ref.epochs):
-        ctx = LossContext(epoch=epoch, n_train=n)
+        ctx = LossContext(epoch=epoch, train_size=n)
         perm = torch.from_numpy(np.stack([g.permutation(n) for g in rngs])).to(device)
         step_sites = [dropout_sites(modules[0], b.stop - b.start) for b in batches]
         per_step: list[list[Any]] = []
@@ -667,7 +667,7 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
                 "y_pred": pa.array(y_pred, pa.float64()),
             })
             config = {**asdict(cfg), "run_id": cfg.run_id, "target": target,
-                      "n_labelled": len(ids), "n_train": len(train_idx),
+                      "n_labelled": len(ids),
                       "n_test": len(test_idx), "nasrank_version": __version__,
                       "device_kind": fp.device.split(":")[0],
                       "model_format": "torch" if fp.kind == "torch" else "joblib"}

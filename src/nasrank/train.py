@@ -70,7 +70,7 @@ class RunConfig:
     naslib_test_size: int = 200
     epochs: int = 200
     batch_size: int = 1024
-    lr: float = 1e-3
+    learning_rate: float = 1e-3
     weight_decay: float = 0.0
     device: str = "auto"
     select: str = "last"
@@ -100,7 +100,7 @@ def config_from_params(params: dict[str, Any], **cell: Any) -> RunConfig:
         naslib_test_size=train["naslib_test_size"],
         epochs=train["epochs"],
         batch_size=train["batch_size"],
-        lr=train["lr"],
+        learning_rate=train["learning_rate"],
         weight_decay=train["weight_decay"],
         device=train["device"],
         select=train["select"],

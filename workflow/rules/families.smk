@@ -1,6 +1,6 @@
 # The predictor-family study (White et al. 2021; nasrank.families): one job per (table,
 # predictor) of params.yaml's `families` section (nasrank.families.jobs.FamilyJob),
-# running every trial (their tables and figures: report.smk).
+# running every seed (their tables and figures: report.smk).
 
 
 rule families:

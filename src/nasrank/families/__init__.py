@@ -45,11 +45,11 @@ Usage::
 
     from nasrank.families import FAMILY_PREDICTORS, run_family, zero_cost_table
 
-    res = run_family("nb101", "early_stop", trial=0, params=params,
+    res = run_family("nb101", "early_stop", seed=0, params=params,
                      settings={"options": {"fidelity": 12}})
     res["pool_size"], res["rows"][0]["kendall_tau"], res["rows"][0]["query_time_s"]
 
-    res = run_family("nb201-cifar10", "omni", trial=3, params=params,
+    res = run_family("nb201-cifar10", "omni", seed=3, params=params,
                      settings={"target": "val_acc_200", "train_sizes": [14, 121]})
 """
 
@@ -69,7 +69,7 @@ from nasrank.families.protocol import (
     NASLIB_TRAIN_SIZES,
     SETTINGS_DEFAULTS,
     evaluate,
-    evaluate_trials,
+    evaluate_seeds,
     naslib_split,
     results_frame,
     run_family,
@@ -100,7 +100,7 @@ __all__ = [
     "Needs",
     "TableData",
     "evaluate",
-    "evaluate_trials",
+    "evaluate_seeds",
     "extrapolate",
     "family_predictors",
     "family_spec",

@@ -1,6 +1,6 @@
 """Figures of the predictor-family study (matplotlib, written as PNG and PDF).
 
-* ``families_tau_vs_train_size``: one panel per table; Kendall tau (mean over trials,
+* ``families_tau_vs_train_size``: one panel per table; Kendall tau (mean over seeds,
   shaded 95 % interval) against the train size for every predictor that trains; the
   predictors that train on nothing (learning-curve methods, the best zero-cost proxy of
   the table) as dashed horizontal lines. Colours by family.
@@ -103,8 +103,8 @@ def tau_vs_train_size(params: Mapping[str, Any], dest: str | Path) -> list[Path]
         ax.set_xscale("log")
         ax.set_xlabel("training architectures")
         ax.set_ylabel("Kendall tau")
-        n = int(sub["n_trials"].max())
-        ax.set_title(f"{_title(table, sub)}, {n} trial{'s' if n > 1 else ''}", fontsize=9)
+        n = int(sub["n_seeds"].max())
+        ax.set_title(f"{_title(table, sub)}, {n} seed{'s' if n > 1 else ''}", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, ncol=2, loc="lower right")
     fig.suptitle("Predictor families under NASLib's protocol: Kendall tau vs train size "

@@ -1,21 +1,21 @@
-"""Family-study jobs of params.yaml: one (table, predictor) over NASLib's trials.
+"""Family-study jobs of params.yaml: one (table, predictor) over its seeds (NASLib's trials).
 
 params.yaml's ``families`` section is the grid of White et al.'s protocol. Per table it
 names ONE pool (``target`` plus the ``require`` columns), so every predictor of the table
-sees the same test set in a trial and their results pair up (the OMNI gain test relies on
+sees the same test set for a seed and their results pair up (the OMNI gain test relies on
 it), and the train sizes (NASLib's 5 ... 1000, DARTS 5 ... 500; a size above the pool
 minus the test set is an error). A predictor is a name of
 :data:`~nasrank.families.FAMILY_PREDICTORS` or of ``families.variants`` (a registered
 predictor with options, e.g. ``early_stop_4`` = early stopping at 4 epochs); per-table
 ``options`` override either.
 
-A :class:`FamilyJob` is one Snakemake job / DVC stage; it runs every trial and writes
+A :class:`FamilyJob` is one Snakemake job / DVC stage; it runs every seed and writes
 
 * ``reports/families/<table>/<predictor>.json``: the job's settings and one result per
-  trial (:func:`nasrank.families.evaluate`): metrics and the *recorded* costs
-  (``label_time_s``, ``query_time_data_s``), the same bytes on every rerun; the trial's
+  seed (:func:`nasrank.families.evaluate`): metrics and the *recorded* costs
+  (``label_time_s``, ``query_time_data_s``), the same bytes on every rerun; the seed's
   test and training architectures are kept as SHA-256 digests (the splits are
-  reproducible from the pool and the trial, and 100 trials of ids would be megabytes);
+  reproducible from the pool and the seed, and 100 seeds of ids would be megabytes);
 * ``reports/families/<table>/<predictor>.timing.json``: the *measured* wall times of the
   same rows (``fit_time_s``, ``query_time_compute_s``, ``query_time_s``,
   ``init_time_s``), which differ from run to run and machine to machine.
@@ -61,13 +61,13 @@ def _digest(ids: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class FamilyJob:
-    """One predictor on one table over the trials of params.yaml.
+    """One predictor on one table over the seeds of params.yaml.
 
     Attributes:
         table: processed table stem (``nb101``, ``nb201-cifar10``, ``darts``).
         label: the predictor's name in every output (a registry name or a variant).
         predictor: the registered family predictor it builds.
-        trials: trial seeds (the split's and the model's).
+        seeds: the seeds (each the split's and the model's seed; NASLib's trials).
         settings: :func:`nasrank.families.run_family` settings (target, test_size,
             train_sizes, require, options).
     """
@@ -75,7 +75,7 @@ class FamilyJob:
     table: TableId
     label: str
     predictor: str
-    trials: tuple[int, ...]
+    seeds: tuple[int, ...]
     settings: dict[str, Any] = field(compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -139,7 +139,7 @@ def family_jobs(params: Mapping[str, Any]) -> list[FamilyJob]:
             the table does not run.
     """
     cfg = params["families"]
-    trials = tuple(range(cfg["trials"]))
+    seeds = tuple(cfg["seeds"])
     jobs = []
     for table, t in cfg["tables"].items():
         overrides = t.get("options") or {}
@@ -154,7 +154,7 @@ def family_jobs(params: Mapping[str, Any]) -> list[FamilyJob]:
                         "train_sizes": t.get("train_sizes"),
                         "require": list(t.get("require") or []),
                         "options": {**options, **(overrides.get(label) or {})}}
-            jobs.append(FamilyJob(table, label, predictor, trials, settings))
+            jobs.append(FamilyJob(table, label, predictor, seeds, settings))
     return jobs
 
 
@@ -176,7 +176,7 @@ TIMES = ("fit_time_s", "query_time_compute_s", "query_time_s", "init_time_s")
 
 
 def run_family_job(job: FamilyJob, params: Mapping[str, Any]) -> Path:
-    """Run every trial of ``job`` and write its two JSON reports atomically; returns the
+    """Run every seed of ``job`` and write its two JSON reports atomically; returns the
     metrics report's path.
 
     Raises:
@@ -184,34 +184,34 @@ def run_family_job(job: FamilyJob, params: Mapping[str, Any]) -> Path:
             proxy or fidelity, a train size above the pool minus the test set).
     """
     from nasrank.families.data import TableData
-    from nasrank.families.protocol import evaluate_trials
+    from nasrank.families.protocol import evaluate_seeds
 
     paths = Paths.of(params)
     table = TableData.load(job.table, paths.processed_dir, paths.features_dir)
     s = job.settings
     results, timings = [], []
     start = time.perf_counter()
-    # every trial at once: a torch predictor's trials and train sizes train as one sweep
-    evaluated = evaluate_trials(table, job.predictor, job.trials, target=s["target"],
+    # every seed at once: a torch predictor's seeds and train sizes train as one sweep
+    evaluated = evaluate_seeds(table, job.predictor, job.seeds, target=s["target"],
                                 test_size=s["test_size"], train_sizes=s["train_sizes"],
                                 require=s["require"], options=s["options"], params=params)
-    for i, (trial, r) in enumerate(zip(job.trials, evaluated, strict=True)):
+    for i, (seed, r) in enumerate(zip(job.seeds, evaluated, strict=True)):
         r["test_ids_sha256"] = _digest(r.pop("test_ids"))
         r["train_ids_sha256"] = _digest(r.pop("train_ids"))
         r["predictor"] = job.label
-        timings.append({"trial": trial, "rows": [
+        timings.append({"seed": seed, "rows": [
             {"train_size": x["train_size"], **{k: x.pop(k) for k in TIMES}} for x in r["rows"]]})
         results.append(r)
         best = max((x["kendall_tau"] for x in r["rows"]), default=float("nan"))
-        log.info("%s: trial %d (%d/%d), pool %d, max Kendall tau %.3f", job.key, trial,
-                 i + 1, len(job.trials), r["pool_size"], best)
-    log.info("%s: %d trials in %.1f s", job.key, len(job.trials), time.perf_counter() - start)
+        log.info("%s: seed %d (%d/%d), pool %d, max Kendall tau %.3f", job.key, seed,
+                 i + 1, len(job.seeds), r["pool_size"], best)
+    log.info("%s: %d seeds in %.1f s", job.key, len(job.seeds), time.perf_counter() - start)
     head = {"key": job.key, "table": job.table, "predictor": job.label}
     write_json(job.timing_output(paths),
                {**head, "seconds": time.perf_counter() - start, "results": timings})
     dest = job.output(paths)
     write_json(dest, {**head, "registered": job.predictor, "family": job.family,
-                      "settings": s, "trials": list(job.trials), "results": results})
+                      "settings": s, "seeds": list(job.seeds), "results": results})
     return dest
 
 

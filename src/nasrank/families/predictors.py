@@ -11,7 +11,7 @@ Every predictor is a :class:`FamilyPredictor`:
   with ``trains = False``: zero-cost proxies and learning-curve methods).
 * :meth:`~FamilyPredictor.sweep_fit` ``(batch, y, seed)``: the same training as one run
   of a sweep (:class:`SweepFit`), for predictors that train a torch network, else
-  ``None``; the protocol fits every trial's and train size's runs in one
+  ``None``; the protocol fits every seed's and train size's runs in one
   :func:`nasrank.sweep.fit_predictors` call and hands each result back with
   :meth:`~FamilyPredictor.use_fitted` instead of calling ``fit`` (same predictions).
 * :meth:`~FamilyPredictor.query` ``(batch)`` returns one prediction per architecture
@@ -48,7 +48,7 @@ FAMILY_NAMES = (ZERO_COST, LEARNING_CURVE, MODEL_BASED, COMBINED)
 
 #: Trainer settings a model-based predictor may override (``None``: params.yaml's
 #: ``train`` section, or :class:`nasrank.train.RunConfig`'s defaults without params).
-TRAINER_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "device", "select")
+TRAINER_KEYS = ("epochs", "batch_size", "learning_rate", "weight_decay", "device", "select")
 
 
 @dataclass(frozen=True)
@@ -390,7 +390,7 @@ class ModelBasedPredictor(FamilyPredictor):
     Options: ``encoding`` (default :func:`default_encoding`), ``loss`` (torch predictors;
     default ``mse``; trees fit the target, ``regression``), the trainer settings
     :data:`TRAINER_KEYS`, and the predictor's own options (over params.yaml's
-    ``predictors.<name>``). The seed is the trial's.
+    ``predictors.<name>``) and the seed of the split.
     """
 
     family = MODEL_BASED

@@ -1,30 +1,30 @@
 """NASLib's predictor-evaluation protocol (White et al. 2021) for every family.
 
-For one table, predictor and trial:
+For one table, predictor and seed:
 
 1. **Pool.** Only the architectures that have every column the predictor needs -- the
    target, its proxies or fidelities, any extra ``require`` columns -- and, for
    predictors with an encoding, an encoded tensor form the pool (``pool_size`` in the
    result). Give predictors the same ``require`` (e.g. ``["zc_jacov", "val_acc_12"]``)
-   to evaluate them on one pool, hence one test set per trial.
-2. **Split.** With ``rng = numpy.random.default_rng(trial)``: the test set is drawn
+   to evaluate them on one pool, hence one test set per seed.
+2. **Split.** With ``rng = numpy.random.default_rng(seed)``: the test set is drawn
    first (``test_size`` pool positions without replacement: 200; 100 on DARTS), then ONE
    permutation of the rest is the training order; each train size is a prefix of it,
    so smaller training sets are contained in larger ones. A train size larger than the
    pool minus the test set is a :class:`~nasrank.errors.ConfigError` (never a silent
-   shrink). The split depends on the trial and the pool only, not on the predictor.
+   shrink). The split depends on the seed and the pool only, not on the predictor.
 3. **Per train size** (predictors that train: model-based and ``omni``): fit on the
    prefix, query the test set, and report
    :func:`nasrank.metrics.ranking_metrics` (Kendall tau, Spearman, Pearson, sparse
    Kendall tau with predictions rounded to 0.1 accuracy points, precision@10/@20, MAE,
    RMSE, ...) plus times. Zero-cost and learning-curve predictors fit nothing: they are
-   evaluated once per trial on the same test set and reported with ``train_size`` 0.
+   evaluated once per seed on the same test set and reported with ``train_size`` 0.
 
 Times (seconds):
 
 * ``fit_time_s``: wall time of the fit (0 for predictors that do not train); for a
-  torch predictor, whose trials and train sizes train as one sweep
-  (:func:`evaluate_trials`), the run's share of the sweep's fit time.
+  torch predictor, whose seeds and train sizes train as one sweep
+  (:func:`evaluate_seeds`), the run's share of the sweep's fit time.
 * ``query_time_compute_s``: wall time of the query per test architecture (model
   inference, curve fitting, column look-up).
 * ``query_time_data_s``: the recorded per-architecture cost of the inputs a query reads
@@ -46,7 +46,7 @@ undefined values, as :mod:`nasrank.metrics`), JSON-serialisable with :mod:`json`
 Usage::
 
     from nasrank.families import run_family, results_frame, zero_cost_table
-    res = run_family("nb201-cifar10", "xgb", trial=0, params=params,
+    res = run_family("nb201-cifar10", "xgb", seed=0, params=params,
                      settings={"target": "val_acc_200", "train_sizes": [5, 24, 121]})
     res["pool_size"], res["rows"][0]["kendall_tau"]
     df = results_frame([res])
@@ -111,7 +111,7 @@ class Split:
     train: np.ndarray
 
 
-def naslib_split(pool_size: int, test_size: int, trial: int) -> Split:
+def naslib_split(pool_size: int, test_size: int, seed: int) -> Split:
     """The test set first, then one permutation of the rest (see the module docstring).
 
     Raises:
@@ -123,7 +123,7 @@ def naslib_split(pool_size: int, test_size: int, trial: int) -> Split:
     if test_size >= pool_size:
         raise ConfigError(f"test size {test_size} leaves no training architecture in a "
                           f"pool of {pool_size}")
-    rng = np.random.default_rng(trial)
+    rng = np.random.default_rng(seed)
     test = rng.choice(pool_size, size=int(test_size), replace=False)
     rest = np.setdiff1d(np.arange(pool_size), test)
     return Split(test, rng.permutation(rest))
@@ -205,7 +205,7 @@ def _plain(value: Any) -> Any:
 def evaluate(
     table: TableData,
     predictor: FamilyPredictor | str,
-    trial: int,
+    seed: int,
     *,
     target: str | None = None,
     test_size: int | None = None,
@@ -214,12 +214,12 @@ def evaluate(
     options: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate one predictor on one table for one trial (see the module docstring).
+    """Evaluate one predictor on one table for one seed (see the module docstring).
 
     Args:
         table: the loaded table (with its features directory for encoded predictors).
         predictor: a registry name (built with ``options``) or a built predictor.
-        trial: the trial's seed: the split and the model's seed.
+        seed: the split's and the model's seed (NASLib's trial).
         target: default the table's ``default_target``.
         test_size: default :func:`default_test_size`.
         train_sizes: default :func:`default_train_sizes` (ignored by predictors that do
@@ -230,7 +230,7 @@ def evaluate(
             model-based predictors, ``evaluation`` for the metric options.
 
     Returns:
-        ``{"table", "benchmark", "predictor", "family", "trial", "target",
+        ``{"table", "benchmark", "predictor", "family", "seed", "target",
         "surrogate_labels", "pool_size", "test_size", "train_sizes", "needs",
         "options", "test_ids", "train_ids", "rows"}``; ``rows`` holds one dict per train
         size (one with ``train_size`` 0 for predictors that do not train).
@@ -241,16 +241,16 @@ def evaluate(
         DataFormatError: the table lacks the target, a proxy or a fidelity (naming the
             predictor, the proxy/fidelity and the table).
     """
-    return evaluate_trials(table, predictor, [trial], target=target, test_size=test_size,
+    return evaluate_seeds(table, predictor, [seed], target=target, test_size=test_size,
                            train_sizes=train_sizes, require=require, options=options,
                            params=params)[0]
 
 
 @dataclass
-class _Trial:
-    """One trial of :func:`evaluate_trials`, set up: its predictor, pool and split."""
+class _SeedRun:
+    """One seed of :func:`evaluate_seeds`, set up: its predictor, pool and split."""
 
-    trial: int
+    seed: int
     pred: FamilyPredictor
     needs: Needs
     pool: int
@@ -261,10 +261,10 @@ class _Trial:
     test_size: int
 
 
-def evaluate_trials(
+def evaluate_seeds(
     table: TableData,
     predictor: FamilyPredictor | str,
-    trials: Sequence[int],
+    seeds: Sequence[int],
     *,
     target: str | None = None,
     test_size: int | None = None,
@@ -273,21 +273,21 @@ def evaluate_trials(
     options: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """:func:`evaluate` for each of ``trials``, with the same results, in order.
+    """:func:`evaluate` for each of ``seeds``, with the same results, in order.
 
     A predictor that trains a torch network (``mlp``, ``gcn``, ``lenet``; ``omni`` with
     one: :meth:`~nasrank.families.predictors.FamilyPredictor.sweep_fit`) is trained for
-    every trial and train size in ONE :func:`nasrank.sweep.fit_predictors` call before
-    the trials are evaluated: each run's predictions are bit-identical whichever runs
+    every seed and train size in ONE :func:`nasrank.sweep.fit_predictors` call before
+    the seeds are evaluated: each run's predictions are bit-identical whichever runs
     share the sweep, so the metrics are those of fitting one at a time (tested), and
     each row's ``fit_time_s`` is the run's share of the sweep's fit time. Every other
-    predictor (trees, zero-cost, learning curves) is fitted trial by trial, size by size.
-    A registry name builds a fresh predictor per trial (as :func:`evaluate`).
+    predictor (trees, zero-cost, learning curves) is fitted seed by seed, size by size.
+    A registry name builds a fresh predictor per seed (as :func:`evaluate`).
     """
     runs = []
-    batches: dict[tuple[bytes, str | None], ArchBatch] = {}  # one pool read for all trials
-    for trial in trials:
-        runs.append(_setup(table, predictor, trial, target, test_size, train_sizes, require,
+    batches: dict[tuple[bytes, str | None], ArchBatch] = {}  # one pool read for all seeds
+    for seed in seeds:
+        runs.append(_setup(table, predictor, seed, target, test_size, train_sizes, require,
                            options, params, batches))
     fitted = _sweep_fits(runs)
     metric_options = _metric_options(params)
@@ -296,11 +296,11 @@ def evaluate_trials(
             for i, t in enumerate(runs)]
 
 
-def _setup(table: TableData, predictor: FamilyPredictor | str, trial: int,
+def _setup(table: TableData, predictor: FamilyPredictor | str, seed: int,
            target: str | None, test_size: int | None, train_sizes: Sequence[int] | None,
            require: Sequence[str], options: Mapping[str, Any] | None,
            params: Mapping[str, Any] | None,
-           batches: dict[tuple[bytes, str | None], ArchBatch]) -> _Trial:
+           batches: dict[tuple[bytes, str | None], ArchBatch]) -> _SeedRun:
     """Build (or take) the predictor, prepare it, draw the pool and the split."""
     if isinstance(predictor, str):
         name = predictor
@@ -309,8 +309,8 @@ def _setup(table: TableData, predictor: FamilyPredictor | str, trial: int,
         if options:
             raise ConfigError("options are for a predictor given by name")
         pred, name = predictor, predictor.name
-    if isinstance(trial, bool) or not isinstance(trial, int | np.integer) or trial < 0:
-        raise ConfigError(f"trial must be an integer >= 0, got {trial!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
     target = target or table.default_target
     table.require_target(target)
     test_size = default_test_size(table.bench) if test_size is None else test_size
@@ -326,7 +326,7 @@ def _setup(table: TableData, predictor: FamilyPredictor | str, trial: int,
                           f"({', '.join(needs.columns) or 'none'}"
                           f"{', encoding ' + needs.encoding if needs.encoding else ''}); "
                           f"a test set of {test_size} leaves none to train on")
-    split = naslib_split(pool, int(test_size), int(trial))
+    split = naslib_split(pool, int(test_size), int(seed))
     if pred.trains:
         sizes = check_train_sizes(
             default_train_sizes(table.bench) if train_sizes is None else train_sizes,
@@ -336,24 +336,24 @@ def _setup(table: TableData, predictor: FamilyPredictor | str, trial: int,
     key = (rows.tobytes(), needs.encoding)
     if key not in batches:
         batches[key] = table.batch(rows, needs.encoding)
-    return _Trial(int(trial), pred, needs, pool, split, sizes, batches[key], target,
+    return _SeedRun(int(seed), pred, needs, pool, split, sizes, batches[key], target,
                   int(test_size))
 
 
-def _sweep_fits(runs: Sequence[_Trial]) -> dict[int, dict[int, Any]]:
-    """Per trial (position in ``runs``) and train size, the predictor fitted by one sweep
+def _sweep_fits(runs: Sequence[_SeedRun]) -> dict[int, dict[int, Any]]:
+    """Per seed (position in ``runs``) and train size, the predictor fitted by one sweep
     of every torch training (:meth:`FamilyPredictor.sweep_fit`); empty for the others."""
     from nasrank.sweep import fit_predictors
 
     wanted: dict[str, Any] = {}                      # run id -> SweepFit, once each
-    where: list[tuple[int, int, str]] = []           # (trial position, size, run id)
+    where: list[tuple[int, int, str]] = []           # (seed position, size, run id)
     for i, t in enumerate(runs):
         if not t.pred.trains:
             continue
         y_all = t.batch.column(t.target)
         for n in dict.fromkeys(t.sizes):
             idx = t.split.train[:n]
-            run = t.pred.sweep_fit(t.batch.take(idx), y_all[idx], t.trial)
+            run = t.pred.sweep_fit(t.batch.take(idx), y_all[idx], t.seed)
             if run is None:
                 break
             wanted.setdefault(run.cfg.run_id, run)
@@ -375,7 +375,7 @@ def _sweep_fits(runs: Sequence[_Trial]) -> dict[int, dict[int, Any]]:
     return out
 
 
-def _rows(table: TableData, t: _Trial, metric_options: Mapping[str, Any],
+def _rows(table: TableData, t: _SeedRun, metric_options: Mapping[str, Any],
           fitted: Mapping[int, Any]) -> list[dict[str, Any]]:
     """One result row per train size: fit (or take the sweep's fit), query, metrics."""
     pred, batch, split = t.pred, t.batch, t.split
@@ -395,7 +395,7 @@ def _rows(table: TableData, t: _Trial, metric_options: Mapping[str, Any],
             else:
                 train = batch.take(idx)
                 t0 = time.perf_counter()
-                pred.fit(train, y_all[idx], t.trial)
+                pred.fit(train, y_all[idx], t.seed)
                 fit_s = time.perf_counter() - t0
             lt = label_times[idx]
             known = int(np.isfinite(lt).sum())
@@ -420,7 +420,7 @@ def _rows(table: TableData, t: _Trial, metric_options: Mapping[str, Any],
 
 
 def _result(table: TableData, predictor: FamilyPredictor | str,
-            options: Mapping[str, Any] | None, t: _Trial,
+            options: Mapping[str, Any] | None, t: _SeedRun,
             rows: list[dict[str, Any]]) -> dict[str, Any]:
     pred, sizes = t.pred, t.sizes
     name = predictor if isinstance(predictor, str) else predictor.name
@@ -431,7 +431,7 @@ def _result(table: TableData, predictor: FamilyPredictor | str,
         "benchmark": table.bench,
         "predictor": name,
         "family": pred.family,
-        "trial": t.trial,
+        "seed": t.seed,
         "target": t.target,
         "surrogate_labels": table.surrogate_labels,
         "pool_size": t.pool,
@@ -450,7 +450,7 @@ def _result(table: TableData, predictor: FamilyPredictor | str,
 def run_family(
     table: str,
     predictor: str,
-    trial: int,
+    seed: int,
     settings: Mapping[str, Any] | None = None,
     *,
     params: Mapping[str, Any] | None = None,
@@ -458,12 +458,12 @@ def run_family(
     features_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """The entry point for a CLI command or a Snakemake rule: one (table, predictor,
-    trial) under NASLib's protocol.
+    seed) under NASLib's protocol.
 
     Args:
         table: processed table stem (``nb201-cifar10``, ``nb101``, ``darts``).
         predictor: a family predictor name (:data:`~nasrank.families.FAMILY_PREDICTORS`).
-        trial: the trial's seed.
+        seed: the split's and the model's seed.
         settings: keys of :data:`SETTINGS_DEFAULTS` (``target``, ``test_size``,
             ``train_sizes``, ``require``, ``options``); others are a ConfigError.
         params: params.yaml-like mapping: ``data.processed_dir``/``features_dir`` (unless
@@ -489,7 +489,7 @@ def run_family(
     require = s["require"]
     if isinstance(require, str):
         require = [require]
-    result = evaluate(td, predictor, trial, target=s["target"], test_size=s["test_size"],
+    result = evaluate(td, predictor, seed, target=s["target"], test_size=s["test_size"],
                       train_sizes=s["train_sizes"], require=list(require),
                       options=s["options"], params=params)
     result["settings"] = _plain({**s, "target": result["target"],
@@ -499,7 +499,7 @@ def run_family(
 
 def results_frame(results: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per (result, train size): the result's identity columns, then the row."""
-    keys = ("table", "predictor", "family", "trial", "target", "pool_size", "test_size")
+    keys = ("table", "predictor", "family", "seed", "target", "pool_size", "test_size")
     records = []
     for r in results:
         for row in r["rows"]:
@@ -579,7 +579,7 @@ __all__ = [
     "default_test_size",
     "default_train_sizes",
     "evaluate",
-    "evaluate_trials",
+    "evaluate_seeds",
     "naslib_split",
     "pool_rows",
     "results_frame",

@@ -1,14 +1,14 @@
 """Tables of the predictor-family study (White et al. 2021) and of the zero-cost proxies.
 
 * ``predictor_families``: per table, family, predictor and train size, the mean and the
-  95 % interval (half-width of Student's t interval over trials; NaN with one trial) of
+  95 % interval (half-width of Student's t interval over seeds; NaN with one seed) of
   every metric, plus the recorded label and query-input costs. Deterministic: the same
   bytes on every rerun.
 * ``predictor_families_time``: the measured fit, query and initialization times of the
-  same rows (means over trials); they vary from run to run, so they have their own table.
+  same rows (means over seeds); they vary from run to run, so they have their own table.
 * ``omni_gain``: per table and train size, OMNI's Kendall tau against the best single
   predictor of that table (highest mean tau at that train size, every family; the
-  non-training ones at every size), paired by trial (both share the trial's test set):
+  non-training ones at every size), paired by seed (both share the seed's test set):
   mean gain, its 95 % interval, a paired t-test and a Wilcoxon signed-rank test.
 * ``zero_cost``: |Spearman| and Kendall tau of every proxy on every table with proxies,
   beside Abdelfattah et al.'s (ICLR 2021) published |Spearman| (reports/published.yaml),
@@ -59,7 +59,7 @@ def _ci95(values: pd.Series) -> float:
 
 
 def _records(reports: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per (job, trial, train size)."""
+    """One row per (job, seed, train size)."""
     rows = []
     for rep in reports:
         for r in rep["results"]:
@@ -67,7 +67,7 @@ def _records(reports: list[dict[str, Any]]) -> pd.DataFrame:
                 rows.append({"table": rep["table"], "benchmark": r["benchmark"],
                              "target": r["target"], "surrogate_labels": r["surrogate_labels"],
                              "family": rep["family"], "predictor": rep["predictor"],
-                             "trial": r["trial"], "pool_size": r["pool_size"],
+                             "seed": r["seed"], "pool_size": r["pool_size"],
                              "test_size": r["test_size"],
                              "test_ids_sha256": r["test_ids_sha256"], **row})
     return pd.DataFrame(rows)
@@ -78,9 +78,9 @@ KEYS = ["table", "benchmark", "target", "surrogate_labels", "family", "predictor
 
 
 def summarise(df: pd.DataFrame, columns: list[str], ci: bool = True) -> pd.DataFrame:
-    """Mean (and 95 % interval) of ``columns`` over trials per :data:`KEYS` group."""
+    """Mean (and 95 % interval) of ``columns`` over seeds per :data:`KEYS` group."""
     grouped = df.groupby(KEYS, sort=False, dropna=False)
-    out = grouped.agg(n_trials=("trial", "nunique"), pool_size=("pool_size", "max"),
+    out = grouped.agg(n_seeds=("seed", "nunique"), pool_size=("pool_size", "max"),
                       test_size=("test_size", "max"))
     for c in columns:
         out[f"{c}_mean"] = grouped[c].mean()
@@ -94,27 +94,27 @@ def predictor_families_table(params: Mapping[str, Any]) -> pd.DataFrame:
     df = _records(load_family_results(params))
     out = summarise(df, metric_names(params))
     recorded = summarise(df, ["label_time_s", "query_time_data_s"], ci=False)
-    return out.merge(recorded, on=[*KEYS, "n_trials", "pool_size", "test_size"])
+    return out.merge(recorded, on=[*KEYS, "n_seeds", "pool_size", "test_size"])
 
 
 def predictor_families_time_table(params: Mapping[str, Any]) -> pd.DataFrame:
-    """Measured fit, query (per architecture) and initialization times, means over trials."""
+    """Measured fit, query (per architecture) and initialization times, means over seeds."""
     df = _records(load_family_results(params, timing=True))
     return summarise(df, ["label_time_s", *TIMES], ci=False)
 
 
 def _paired(gain: np.ndarray) -> tuple[float, float]:
-    """(paired t-test p, Wilcoxon signed-rank p) of the per-trial gains; NaN if undefined."""
+    """(paired t-test p, Wilcoxon signed-rank p) of the per-seed gains; NaN if undefined."""
     if len(gain) < 2 or np.all(gain == 0):
         return math.nan, math.nan
-    # equal gains in every trial: no variance, the t statistic is undefined
+    # equal gains in every seed: no variance, the t statistic is undefined
     p_t = float(stats.ttest_1samp(gain, 0.0).pvalue) if np.ptp(gain) > 0 else math.nan
     p_w = float(stats.wilcoxon(gain).pvalue)
     return p_t, p_w
 
 
 def omni_gain_table(params: Mapping[str, Any]) -> pd.DataFrame:
-    """OMNI vs the best single predictor per table and train size (paired over trials).
+    """OMNI vs the best single predictor per table and train size (paired over seeds).
 
     Raises:
         ConfigError: no table runs ``omni``, or its predictors' test sets differ.
@@ -125,10 +125,10 @@ def omni_gain_table(params: Mapping[str, Any]) -> pd.DataFrame:
         omni = t[t["predictor"] == "omni"]
         if omni.empty:
             continue
-        tests = t.groupby("trial")["test_ids_sha256"].nunique()
+        tests = t.groupby("seed")["test_ids_sha256"].nunique()
         if (tests > 1).any():
             raise ConfigError(f"table {table}: its predictors have different test sets in "
-                              f"trial {int(tests.idxmax())}; give them one pool "
+                              f"seed {int(tests.idxmax())}; give them one pool "
                               f"(families.tables.{table}.require) to pair them")
         others = t[t["predictor"] != "omni"]
         for n, o in omni.groupby("train_size", sort=True):
@@ -138,19 +138,19 @@ def omni_gain_table(params: Mapping[str, Any]) -> pd.DataFrame:
                 continue
             means = cand.groupby("predictor", sort=False)["kendall_tau"].mean()
             best = str(means.idxmax())
-            b = cand[cand["predictor"] == best].set_index("trial")["kendall_tau"]
-            a = o.set_index("trial")["kendall_tau"]
-            trials = a.index.intersection(b.index)
-            gain = (a.loc[trials] - b.loc[trials]).to_numpy(dtype=np.float64)
+            b = cand[cand["predictor"] == best].set_index("seed")["kendall_tau"]
+            a = o.set_index("seed")["kendall_tau"]
+            seeds = a.index.intersection(b.index)
+            gain = (a.loc[seeds] - b.loc[seeds]).to_numpy(dtype=np.float64)
             p_t, p_w = _paired(gain)
             first = o.iloc[0]
             rows.append({
                 "table": table, "benchmark": first["benchmark"], "target": first["target"],
                 "surrogate_labels": first["surrogate_labels"], "train_size": int(n),
-                "n_trials": len(trials), "omni_kendall_tau": float(a.loc[trials].mean()),
+                "n_seeds": len(seeds), "omni_kendall_tau": float(a.loc[seeds].mean()),
                 "best_single": best,
                 "best_single_family": cand[cand["predictor"] == best]["family"].iloc[0],
-                "best_single_kendall_tau": float(b.loc[trials].mean()),
+                "best_single_kendall_tau": float(b.loc[seeds].mean()),
                 "gain_mean": float(gain.mean()),
                 "gain_ci95": _ci95(pd.Series(gain)),
                 "omni_wins": int((gain > 0).sum()), "p_ttest": p_t, "p_wilcoxon": p_w,

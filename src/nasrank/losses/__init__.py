@@ -8,7 +8,7 @@ Usage::
     from nasrank.losses import LossContext, get_loss
 
     loss_fn = get_loss("hr", margin=0.1)
-    loss = loss_fn(pred, target, features=None, ctx=LossContext(epoch=3, n_train=100))
+    loss = loss_fn(pred, target, features=None, ctx=LossContext(epoch=3, train_size=100))
     loss.backward()
 
 ``pred`` and ``target`` are (B,) tensors, targets min-max scaled to [0, 1] on the

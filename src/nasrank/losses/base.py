@@ -34,11 +34,11 @@ class LossContext:
 
     Attributes:
         epoch: current epoch, 0-based.
-        n_train: number of labelled training samples of the run.
+        train_size: number of labelled training samples of the run.
     """
 
     epoch: int = 0
-    n_train: int = 0
+    train_size: int = 0
 
 
 class Loss(torch.nn.Module):

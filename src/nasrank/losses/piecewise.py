@@ -17,7 +17,7 @@ class PiecewiseLoss(Loss):
 
     Formula: ``L = L_second`` if the switch condition holds, else ``L_first``, where the
     condition is exactly one of
-      * ``switch_samples: n`` -> ``ctx.n_train >= n`` (a per-run choice: with few labelled
+      * ``switch_samples: n`` -> ``ctx.train_size >= n`` (a per-run choice: with few labelled
         samples use ``first``, with more use ``second``);
       * ``switch_epoch: e`` -> ``ctx.epoch >= e`` (a schedule within one run).
     ``first_options`` / ``second_options`` are passed to the two losses, validated at
@@ -78,7 +78,7 @@ class PiecewiseLoss(Loss):
     def use_second(self, ctx: LossContext) -> bool:
         """Whether ``second`` is the active loss in context ``ctx``."""
         if self.options["switch_samples"] is not None:
-            return ctx.n_train >= self.options["switch_samples"]
+            return ctx.train_size >= self.options["switch_samples"]
         return ctx.epoch >= self.options["switch_epoch"]
 
     def active(self, ctx: LossContext) -> Loss:

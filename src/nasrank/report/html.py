@@ -117,7 +117,7 @@ SECTIONS: tuple[Section, ...] = (
         "Predictor families",
         "Predictor families under NASLib's protocol (White et al. 2021)",
         "Zero-cost proxies, learning-curve methods, model-based predictors and OMNI on one "
-        "pool and one test set per table and trial. DARTS labels are NB301 surrogate "
+        "pool and one test set per table and seed. DARTS labels are NB301 surrogate "
         "predictions.",
         (
             _t("zero_cost", "Absolute Spearman and Kendall tau of every zero-cost proxy per table, "
@@ -128,8 +128,8 @@ SECTIONS: tuple[Section, ...] = (
                "family."),
             _f("families_tau_vs_init_time", "Kendall tau vs initialization time on NB101."),
             _t("omni_gain", "OMNI vs the best single predictor per train size (paired over "
-               "trials)."),
-            _t("predictor_families", "Mean and 95 % interval over trials of every metric."),
+               "seeds)."),
+            _t("predictor_families", "Mean and 95 % interval over seeds of every metric."),
             _t("predictor_families_time", "Measured fit, query and initialization times."),
         ),
     ),

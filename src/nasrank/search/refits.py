@@ -67,7 +67,7 @@ class Refits:
 
     def __call__(self, refits: Sequence[Refit]) -> list[np.ndarray]:
         """Fit every refit's predictor (one :func:`nasrank.sweep.fit_predictors` call) and
-        return each one's predictions of its candidates. The loss sees ``n_train`` =
+        return each one's predictions of its candidates. The loss sees ``train_size`` =
         labelled samples, which a ``piecewise`` schedule with ``switch_samples``
         switches on."""
         from nasrank.sweep import fit_predictors
@@ -83,7 +83,7 @@ def fit_predict_from(job: SearchJob, params: dict[str, Any], ids: np.ndarray, x:
                      layout: dict[str, list[int]], seed: int) -> Any:
     """``fit_predict`` of one seed's ``predictor_nas``: refit ``job``'s predictor on the
     labelled architectures so far (their features looked up in ``x``, aligned with
-    ``ids``) and predict the candidates. The loss sees ``n_train`` = labelled samples,
+    ``ids``) and predict the candidates. The loss sees ``train_size`` = labelled samples,
     which a ``piecewise`` schedule with ``switch_samples`` switches on. (:func:`run_job`
     refits all seeds together, with the same results.)"""
     refits = Refits(job, params, ids, x, layout)

@@ -251,7 +251,6 @@ def _renas_ga_seeds(job: SearchJob, params: dict[str, Any], algo: Any, lp: Label
         except Exception as exc:
             name_error(exc, f"search {job.key}, seed {seed}")
             raise
-        out[seed] = (final, {"n_train": len(train),
-                             "train_best_accuracy": float(pool.accuracy[train].max())})
+        out[seed] = (final, {"train_best_accuracy": float(pool.accuracy[train].max())})
     return out
 
