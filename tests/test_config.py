@@ -7,6 +7,7 @@ name what is wrong (the dotted key, or the file) so a user can fix it without a 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from nasrank.config import MIRROR_ENV, load_params, mirror_dir, schema, validate_params
-from nasrank.errors import ConfigError, NasrankError
+from nasrank.config import MIRROR_ENV, load_params, mirror_dir, read_yaml, schema, validate_params
+from nasrank.errors import ConfigError, NasrankError, UnknownNameError
 
 
 @pytest.fixture
@@ -286,3 +287,42 @@ def test_mirror_from_loaded_file(
     params["data"]["mirror"] = str(tmp_path / "m")
     loaded = load_params(_write(tmp_path / "params.yaml", params))
     assert mirror_dir(loaded) == tmp_path / "m"
+
+
+def test_duplicate_key_names_key_and_lines(repo: Path, tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys; params.yaml must not (issue 20, item 4)."""
+    text = (repo / "params.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("  epochs:")) + 1
+    dup = text.replace("  epochs: 200\n", "  epochs: 200\n  epochs: 20\n", 1)
+    path = tmp_path / "params.yaml"
+    path.write_text(dup, encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{path}: not valid YAML: duplicate key 'epochs' "
+                                          rf"\(lines {first} and {first + 1}\)"):
+        load_params(path)
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("a: {b: 1, b: 2}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"duplicate key 'b' \(lines 1 and 1\)"):
+        read_yaml(nested, "file")
+
+
+def test_by_predictor_typo_lists_predictors(repo: Path, tmp_path: Path) -> None:
+    """``train.by_predictor.<typo>`` is an error listing the predictors (issue 20, item 4)."""
+    params = load_params(repo / "params.yaml")
+    params["train"]["by_predictor"]["gnc"] = {"epochs": 5}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    with pytest.raises(UnknownNameError, match=r"predictor \(.*train.by_predictor\) 'gnc'; "
+                                               r"available: .*gcn.*lenet.*mlp"):
+        load_params(path)
+
+
+@pytest.mark.parametrize("key", ["learning_rate", "weight_decay"])
+def test_nan_setting_is_refused(repo: Path, tmp_path: Path, key: str) -> None:
+    """``.nan`` passes every JSON-schema bound; load_params names it (issue 20, item 8)."""
+    text = (repo / "params.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "params.yaml"
+    path.write_text(re.sub(rf"(?m)^  {key}: .*$", f"  {key}: .nan", text, count=1),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"key 'train.{key}' is not a finite number"):
+        load_params(path)

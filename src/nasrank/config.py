@@ -12,7 +12,9 @@ Usage::
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from nasrank.errors import ConfigError, NasrankError
+from nasrank.errors import ConfigError, NasrankError, UnknownNameError
 
 MIRROR_ENV = "NASRANK_MIRROR"
 SCHEMA_NAME = "params.schema.yaml"
@@ -64,6 +66,25 @@ def validate_params(params: Any, source: str = "params.yaml") -> dict[str, Any]:
     return params
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that repeats a key (PyYAML keeps the last
+    one without a word, so a typo'd duplicate silently replaces the first value)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if isinstance(key, list | dict):
+                continue  # unhashable: PyYAML's own error follows
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (lines {seen[key]} and {line})",
+                    key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _one_line(exc: yaml.YAMLError) -> str:
     """PyYAML's multi-line message as one line: the problem and where it is."""
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -78,7 +99,7 @@ def read_yaml(path: str | os.PathLike[str], what: str,
     missing or unreadable, ``invalid`` (default ConfigError) when it is not YAML."""
     try:
         with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
+            return yaml.load(f, Loader=UniqueKeyLoader)
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such {what}") from exc
     except yaml.YAMLError as exc:
@@ -94,7 +115,39 @@ def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:
         ConfigError: if the file is missing, is not YAML, or fails the schema.
     """
     path = Path(path)
-    return validate_params(read_yaml(path, "params file"), str(path))
+    return check_params(validate_params(read_yaml(path, "params file"), str(path)), str(path))
+
+
+def _non_finite(node: Any, key: str = "") -> Iterator[str]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _non_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _non_finite(v, f"{key}[{i}]")
+    elif isinstance(node, float) and not math.isfinite(node):
+        yield key
+
+
+def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[str, Any]:
+    """What the schema cannot check: names of registry entries, and numbers that are not
+    finite (JSON schema bounds let ``.nan`` through: every comparison with NaN is false).
+
+    Raises:
+        UnknownNameError: a ``train.by_predictor`` key that is not a predictor.
+        ConfigError: a ``.nan`` or ``.inf`` value, naming its key.
+    """
+    from nasrank.predictors import PREDICTORS
+
+    bad = list(_non_finite(params))
+    if bad:
+        raise ConfigError(f"{source}: key '{bad[0]}' is not a finite number"
+                          + (f" (nor {', '.join(bad[1:])})" if len(bad) > 1 else ""))
+    for name in params["train"]["by_predictor"]:
+        if name not in PREDICTORS:
+            raise UnknownNameError(f"predictor ({source}: train.by_predictor)", name,
+                                   sorted(PREDICTORS))
+    return params
 
 
 def mirror_dir(params: dict[str, Any] | None) -> Path | None:

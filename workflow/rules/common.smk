@@ -9,6 +9,7 @@ from snakemake.utils import validate
 # The workflow imports nasrank from this checkout, installed or not.
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
+from nasrank.config import check_params, read_yaml
 from nasrank.experiments import sweep_jobs
 from nasrank.families.jobs import family_jobs
 from nasrank.io import write_text
@@ -18,7 +19,12 @@ from nasrank.report.html import section_of
 from nasrank.search.jobs import search_jobs
 
 
+# Snakemake's YAML loading keeps the last of two equal keys: read each config file again
+# with nasrank's loader, which names a duplicate key and both its lines.
+for _configfile in workflow.configfiles:
+    read_yaml(_configfile, "params file")
 validate(config, "../schemas/params.schema.yaml")
+check_params(config)
 
 
 def effective_params(cfg, path=".snakemake/nasrank/params.yaml"):
