@@ -8,6 +8,7 @@ atomically, carry their provenance, and are byte-identical when rebuilt.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ from conftest import tmp_params
 from nasrank.benchmarks.registry import BENCHMARKS, get_benchmark
 from nasrank.cli import ENUMERABLE, main
 from nasrank.config import MIRROR_ENV
-from nasrank.io import read_metadata
+from nasrank.io import read_metadata, sha256_file
 
 ERROR_PREFIX = "nasrank: error: "
 
@@ -357,7 +358,7 @@ def test_failing_ingest_leaves_no_file(
     _truncate(raw_file)
 
     rc, _, err = run_cli(capsys, "--params", str(params_file), "-q", "ingest", "nbmacro")
-    assert_one_line_error(rc, err, str(raw_file), "not valid JSON")
+    assert_one_line_error(rc, err, str(raw_file), "SHA-256 mismatch")
     assert _listing(processed) == []
 
 
@@ -432,3 +433,28 @@ def test_sigterm_leaves_no_partial_output(params_file: Path, tmp_path: Path) -> 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
     assert list(out.iterdir()) == []
+
+
+def test_ingest_refuses_edited_raw_file(
+    params_file: Path,
+    tmp_path: Path,
+    processed: Path,
+    with_mirror: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A raw file changed after fetch (one digit of a "params" value) is refused, naming the
+    file and both hashes, and nothing is ingested (issue 20, item 1)."""
+    rc, _, err = run_cli(capsys, "--params", str(params_file), "-q", "fetch", "nbmacro")
+    assert rc == 0, err
+    raw = tmp_path / "data" / "raw" / "nbmacro" / "nas-bench-macro_cifar10.json"
+    text = raw.read_text(encoding="utf-8")
+    edited = re.sub(r'("params": \d*)(\d)', lambda m: m[1] + str((int(m[2]) + 1) % 10),
+                    text, count=1)
+    assert edited != text
+    raw.chmod(0o644)
+    raw.write_text(edited, encoding="utf-8")
+    pinned = next(f.sha256 for f in get_benchmark("nbmacro").files if f.name == raw.name)
+    rc, _, err = run_cli(capsys, "--params", str(params_file), "-q", "ingest", "nbmacro")
+    assert rc != 0
+    assert f"SHA-256 mismatch for {raw}: expected {pinned}, got {sha256_file(raw)}" in err
+    assert _listing(processed) == []

@@ -93,12 +93,14 @@ def cmd_enumerate(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
 def cmd_ingest(args: argparse.Namespace, params: dict[str, Any]) -> None:
     from nasrank.benchmarks import ingest
+    from nasrank.benchmarks.fetch import check_raw
     from nasrank.benchmarks.registry import get_benchmark
     from nasrank.io import sha256_file, write_parquet
 
     bench = get_benchmark(args.bench)
     paths = Paths.of(params)
     src = paths.raw(args.bench)
+    check_raw(args.bench, src)
     kwargs: dict[str, Any] = {}
     if args.bench == "nb101":
         path = paths.space("nb101")
@@ -175,7 +177,10 @@ def cmd_check(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
     if args.check != "nb101_params":
         raise ConfigError(f"unknown check {args.check!r}; available: nb101_params")
+    from nasrank.benchmarks.fetch import check_raw
+
     paths = Paths.of(params)
+    check_raw("nb101", paths.raw("nb101"))
     report = nb101_cost_check(paths.raw("nb101"), pq.read_table(paths.space("nb101")),
                               pq.read_table(paths.processed("nb101")))
     dest = Path(args.out_dir) / f"{args.check}.json"

@@ -346,6 +346,25 @@ def verify_dir(bench: str, dest_dir: Path) -> list[str]:
     return bad
 
 
+def check_raw(bench: str, raw_dir: Path) -> None:
+    """Refuse raw files that are not the fetched bytes: every present file of ``bench``
+    with a pinned SHA-256 must hash to it (missing files are left to the reader, which
+    names them). Readers trust their input after this; the hash costs well under a second
+    per benchmark (the raw files here are 1-16 MB).
+
+    Raises:
+        ChecksumError: naming the file, the pinned and the actual hash.
+    """
+    for rf in get_benchmark(bench).files:
+        path = Path(raw_dir) / rf.name
+        if rf.sha256 is None or not path.is_file():
+            continue
+        actual = sha256_file(path)
+        if actual != rf.sha256:
+            raise ChecksumError(str(path), rf.sha256, f"{actual} (edited or corrupt since "
+                                f"fetch; delete it and run `nasrank fetch {bench}`)")
+
+
 class _RangeNotSatisfiable(Exception):
     """The server answered 416 to a resume request."""
 
