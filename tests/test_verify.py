@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import run_ok, venv_tool
+from conftest import REPO, run_ok, venv_tool
 
 from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.verify import (
@@ -485,3 +485,24 @@ def test_cli_exit_codes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert [p["path"] for p in report["problems"]] == ["data/blob.bin"]
     assert main(["--params", params, "verify", "--lock", str(repo / "nope.lock")]) == 2
     assert "nope.lock" in capsys.readouterr().err
+
+
+def test_snakemake_marker_is_not_part_of_a_directory_output(tmp_path: Path) -> None:
+    """A raw directory fetched by Snakemake (with its ``.snakemake_timestamp``) hashes like
+    one fetched by the CLI or DVC, so the committed lock matches either (issue 20, item 2)."""
+    from nasrank.verify import dir_hash
+
+    shutil.copy(REPO / ".dvcignore", tmp_path / ".dvcignore")
+    raw = tmp_path / "data" / "raw" / "nbmacro"
+    raw.mkdir(parents=True)
+    (raw / "a.json").write_text("{}", encoding="utf-8")
+    by_cli = dir_hash(raw, repo_root=tmp_path)
+    (raw / ".snakemake_timestamp").touch()
+    by_snakemake = dir_hash(raw, repo_root=tmp_path)
+    assert by_snakemake == by_cli and by_cli.nfiles == 1
+    # and DVC itself agrees
+    run_ok(["git", "init", "-q"], cwd=tmp_path)
+    run_ok([venv_tool("dvc"), "init", "-q"], cwd=tmp_path)
+    out = run_ok([venv_tool("dvc"), "check-ignore", "data/raw/nbmacro/.snakemake_timestamp"],
+                 cwd=tmp_path)
+    assert ".snakemake_timestamp" in out
