@@ -649,3 +649,42 @@ def test_cli_train_evaluate_table(task: tuple[Path, pa.Table], tmp_path: Path,
     assert main(["--params", str(params_file), "table", "no_such_table"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("nasrank: error: ") and "loss_study" in err
+
+
+def test_killed_rerun_leaves_the_previous_run_whole(task: tuple[Path, pa.Table],
+                                                    tmp_path: Path) -> None:
+    """SIGKILL between the file writes of a rerun with other settings: the run directory
+    is still the previous run's, file for file, and evaluates (issue 20, item 3)."""
+    params = small_params(tmp_path, epochs=3)
+    params["data"]["processed_dir"] = str(task[0] / "data" / "processed")
+    params["data"]["features_dir"] = str(task[0] / "data" / "features")
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    args = ["nbmacro", "adjacency_onehot", "mlp", "hr", "--train-size", "50", "--seed", "0"]
+    run_dir = tmp_path / "data" / "models" / "nbmacro/adjacency_onehot/mlp/hr/n50/s0"
+    proc = _nasrank(params_file, "train", *args)
+    assert proc.returncode == 0, proc.stderr
+    before = {f.name: f.read_bytes() for f in run_dir.iterdir()}
+
+    params["train"]["by_predictor"]["mlp"]["epochs"] = 4  # the rerun's other settings
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    kill_at_config = (
+        "import os, signal, sys\n"
+        "import nasrank.io as io\n"
+        "write = io.write_json\n"
+        "def killing(path, *a, **k):\n"
+        "    if str(path).endswith('config.json'):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return write(path, *a, **k)\n"
+        "io.write_json = killing\n"
+        "from nasrank.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+    killed = subprocess.run([sys.executable, "-c", kill_at_config, "--params", str(params_file),
+                             "train", *args], capture_output=True, text=True, env=_env(),
+                            cwd=tmp_path, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    assert {f.name: f.read_bytes() for f in run_dir.iterdir()} == before
+    params["train"]["by_predictor"]["mlp"]["epochs"] = 3
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    proc = _nasrank(params_file, "evaluate", *args)
+    assert proc.returncode == 0, proc.stderr
