@@ -326,3 +326,46 @@ def test_nan_setting_is_refused(repo: Path, tmp_path: Path, key: str) -> None:
                     encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"key 'train.{key}' is not a finite number"):
         load_params(path)
+
+
+def test_schema_names_are_the_registries() -> None:
+    """The grids' enums of losses, predictors and encodings are nasrank's registries."""
+    from nasrank.encodings import MODULES, available
+    from nasrank.losses import LOSSES
+    from nasrank.predictors import PREDICTORS
+
+    defs = schema()["$defs"]
+    assert set(defs["loss"]["enum"]) == set(LOSSES) | {"regression"}
+    assert set(defs["predictor"]["enum"]) == set(PREDICTORS)
+    assert set(defs["encoding"]["enum"]) == {e for b in MODULES for e in available(b)}
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda p: p["experiments"]["loss_study"]["losses"].append("hrr"),
+     r"key 'experiments.loss_study.losses.\d+': 'hrr' is not one of"),
+    (lambda p: p["experiments"]["loss_study"].update(losses=[]),
+     r"key 'experiments.loss_study.losses': \[\] should be non-empty"),
+    (lambda p: p["search"]["loss_search"].update(tables=[]),
+     r"key 'search.loss_search.tables': \[\] should be non-empty"),
+    (lambda p: p["experiments"]["loss_study"].update(predictor="gnc"),
+     r"key 'experiments.loss_study.predictor': 'gnc' is not one of"),
+    (lambda p: p["experiments"]["renas_variants"]["variants"]["v1"].update(encoding="tensor"),
+     r"key 'experiments.renas_variants.variants.v1.encoding': 'tensor' is not one of"),
+    (lambda p: p["experiments"]["loss_study"]["tables"].append("nb201-cifar11"),
+     r"experiments.loss_study.tables\) 'nb201-cifar11'; available: nb201-cifar10, "),
+    (lambda p: p["search"]["loss_search"]["tables"].append("nb999"),
+     r"search.loss_search.tables: 'nb999'\) 'nb999'; available: darts, "),
+    (lambda p: p["experiments"]["renas_variants"].update(task="cifar10"),
+     r"experiments.renas_variants\) 'nb101-cifar10'; available: nb101"),
+])
+def test_grid_typos_are_refused_naming_the_key(repo: Path, tmp_path: Path,
+                                               edit: Callable[[dict[str, Any]], None],
+                                               message: str) -> None:
+    """Misspelled grid values and empty lists fail when params are loaded, before anything
+    runs (issue 20, item 5)."""
+    params = load_params(repo / "params.yaml")
+    edit(params)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    with pytest.raises(NasrankError, match=message):
+        load_params(path)

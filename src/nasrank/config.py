@@ -134,20 +134,53 @@ def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[st
     finite (JSON schema bounds let ``.nan`` through: every comparison with NaN is false).
 
     Raises:
-        UnknownNameError: a ``train.by_predictor`` key that is not a predictor.
+        UnknownNameError: a ``train.by_predictor`` key that is not a predictor; a grid's
+            table that no benchmark has (losses, predictors and encodings of the grids
+            are enums of the schema).
         ConfigError: a ``.nan`` or ``.inf`` value, naming its key.
     """
-    from nasrank.predictors import PREDICTORS
-
     bad = list(_non_finite(params))
     if bad:
         raise ConfigError(f"{source}: key '{bad[0]}' is not a finite number"
                           + (f" (nor {', '.join(bad[1:])})" if len(bad) > 1 else ""))
+    predictors = list(schema()["$defs"]["predictor"]["enum"])  # = the registry (tested)
     for name in params["train"]["by_predictor"]:
-        if name not in PREDICTORS:
+        if name not in predictors:
             raise UnknownNameError(f"predictor ({source}: train.by_predictor)", name,
-                                   sorted(PREDICTORS))
+                                   predictors)
+    exp, search = params["experiments"], params["search"]
+    tables = {"experiments.renas_variants": [_table(exp["renas_variants"])],
+              "experiments.loss_study.tables": exp["loss_study"]["tables"],
+              "search.renas": [_table(search["renas"])],
+              "search.loss_search.tables": search["loss_search"]["tables"],
+              "families.tables": list(params["families"]["tables"])}
+    for key, names in tables.items():
+        for name in names:
+            check_table(name, f"{source}: {key}")
     return params
+
+
+def _table(cfg: dict[str, Any]) -> str:
+    return f"{cfg['bench']}-{cfg['task']}" if cfg.get("task") else str(cfg["bench"])
+
+
+def check_table(name: str, where: str) -> None:
+    """A processed table of a registered benchmark (and one of its tasks).
+
+    Raises:
+        UnknownNameError: naming ``where``, the table and what exists.
+    """
+    from nasrank.benchmarks.registry import BENCHMARKS
+    from nasrank.paths import TableId
+
+    table = TableId(name)
+    if table.bench not in BENCHMARKS:
+        raise UnknownNameError(f"benchmark ({where}: {name!r})", table.bench,
+                               list(BENCHMARKS))
+    tasks = BENCHMARKS[table.bench].tasks
+    if (table.task is None) != (not tasks) or (tasks and table.task not in tasks):
+        raise UnknownNameError(f"table ({where})", name,
+                               [f"{table.bench}-{t}" for t in tasks] or [table.bench])
 
 
 def mirror_dir(params: dict[str, Any] | None) -> Path | None:
