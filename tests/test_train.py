@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,7 @@ from nasrank.train import (
     TrainingError,
     config_from_params,
     evaluate,
+    load_labels,
     run,
     split,
 )
@@ -688,3 +690,25 @@ def test_killed_rerun_leaves_the_previous_run_whole(task: tuple[Path, pa.Table],
     params_file.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     proc = _nasrank(params_file, "evaluate", *args)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_non_finite_labels_are_named(task: tuple[Path, pa.Table], tmp_path: Path,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    """NaN/inf labels (not nulls) are left out with a warning saying how many; a table of
+    only such labels is refused (issue 20, item 6)."""
+    _, table = task
+    path = tmp_path / "t.parquet"
+    y = table.column("test_acc").to_pylist()
+    y[3], y[4], y[5] = float("inf"), float("nan"), None
+    write_parquet(path, table.set_column(table.schema.get_field_index("test_acc"), "test_acc",
+                                         pa.array(y, pa.float64())), {"default_target": "x"})
+    with caplog.at_level("WARNING", logger="nasrank.train"):
+        ids, acc, _ = load_labels(path, "test_acc")
+    assert len(ids) == table.num_rows - 3 and np.isfinite(acc).all()
+    assert re.search(rf"{re.escape(str(path))}: 2 'test_acc' labels are NaN or infinite "
+                     rf"\(e.g. architecture {table.column('arch_id')[3]}\)", caplog.text)
+    bad = pa.array([float("nan")] * table.num_rows, pa.float64())
+    write_parquet(path, table.set_column(table.schema.get_field_index("test_acc"), "test_acc",
+                                         bad), {"default_target": "x"})
+    with pytest.raises(DataFormatError, match=r"every 'test_acc' label is NaN or infinite"):
+        load_labels(path, "test_acc")

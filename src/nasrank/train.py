@@ -123,8 +123,11 @@ def resolve_device(name: str) -> str:
 def load_labels(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, str]:
     """Labelled architectures of a processed table: ids, target values, target name.
 
+    Null labels mark unlabelled architectures; NaN or infinite ones are left out too,
+    with a warning naming how many (a table of only such labels is refused).
+
     Raises:
-        DataFormatError: the target column is missing.
+        DataFormatError: the target column is missing, or no label is finite.
     """
     meta = read_metadata(path)
     target = target or meta.get("default_target")
@@ -135,8 +138,19 @@ def load_labels(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray,
         numeric = [c for c in names if c != "arch_id"]
         raise DataFormatError(f"{path}: no target column {target!r}; columns: {numeric}")
     table = pq.read_table(path, columns=["arch_id", target])
-    y = table.column(target).to_numpy(zero_copy_only=False).astype(np.float64)
+    column = table.column(target)
+    y = column.to_numpy(zero_copy_only=False).astype(np.float64)
     keep = np.isfinite(y)
+    # nulls are unlabelled architectures; a NaN or infinite value is a broken label
+    broken = int(len(y) - column.null_count - keep.sum())
+    if broken:
+        first = table.column("arch_id")[int(np.flatnonzero(~keep & column.is_valid()
+                                                            .to_numpy(zero_copy_only=False))[0])]
+        if not keep.any():
+            raise DataFormatError(f"{path}: every {target!r} label is NaN or infinite "
+                                  f"({broken}, e.g. architecture {first})")
+        log.warning("%s: %d %r labels are NaN or infinite (e.g. architecture %s); they are "
+                    "left out as unlabelled", path, broken, target, first)
     ids = table.column("arch_id").to_numpy(zero_copy_only=False)[keep]
     return ids, y[keep], target
 
