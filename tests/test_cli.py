@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -458,3 +459,35 @@ def test_ingest_refuses_edited_raw_file(
     assert rc != 0
     assert f"SHA-256 mismatch for {raw}: expected {pinned}, got {sha256_file(raw)}" in err
     assert _listing(processed) == []
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32), "x"])
+def test_bad_seed_is_one_line(params_file: Path, capsys: pytest.CaptureFixture[str],
+                              seed: str) -> None:
+    """A negative, too large or non-integer seed: a usage error, not a traceback
+    (issue 20, item 8)."""
+    for argv in (["evaluate", "nbmacro", "gcn", "gcn", "hr", "--train-size", "100",
+                  "--seed", seed],
+                 ["sweep", "nbmacro", "gcn", "gcn", "--losses", "hr", "--train-sizes", "100",
+                  "--seeds", f"0,{seed}"]):
+        rc, _, err = run_cli(capsys, "--params", str(params_file), *argv)
+        assert rc == 2 and "Traceback" not in err and "seed" in err, err
+
+
+def test_evaluate_missing_run_names_it(params_file: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run_cli(capsys, "--params", str(params_file), "evaluate", "nbmacro", "gcn",
+                         "gcn", "hr", "--train-size", "77", "--seed", "0")
+    assert_one_line_error(rc, err, "nbmacro/gcn/gcn/hr/n77/s0/predictions.parquet is missing",
+                          "nasrank train")
+
+
+def test_truncated_parquet_names_the_file(tmp_path: Path) -> None:
+    from nasrank.errors import DataFormatError
+    from nasrank.io import read_metadata, write_parquet
+
+    path = tmp_path / "t.parquet"
+    write_parquet(path, pa.table({"arch_id": ["a", "b"]}), {"x": 1})
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(DataFormatError, match=rf"{re.escape(str(path))}: not a readable Parquet"):
+        read_metadata(path)

@@ -209,14 +209,29 @@ def cmd_train(args: argparse.Namespace, params: dict[str, Any]) -> None:
     run(_run_config(args, params), params)
 
 
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding and torch's generators accept all of these
+
+
+def seed_arg(text: str) -> int:
+    """An argparse type: a seed, an integer in 0..2**32-1."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is an integer in 0..{MAX_SEED}, got {seed}")
+    return seed
+
+
 def _csv(kind: str, text: str, cast: Callable[[str], Any] = str) -> list[Any]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
         raise ConfigError(f"--{kind}: give a comma-separated list, got {text!r}")
     try:
         return [cast(t) for t in items]
-    except ValueError:
-        raise ConfigError(f"--{kind}: {text!r} is not a list of integers") from None
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        detail = f" ({exc})" if isinstance(exc, argparse.ArgumentTypeError) else ""
+        raise ConfigError(f"--{kind}: {text!r} is not a list of integers{detail}") from None
 
 
 def cmd_sweep(args: argparse.Namespace, params: dict[str, Any]) -> None:
@@ -232,7 +247,7 @@ def cmd_sweep(args: argparse.Namespace, params: dict[str, Any]) -> None:
     cfgs = []
     for loss in losses:
         for size in _csv("train-sizes", args.train_sizes, int):
-            for seed in _csv("seeds", args.seeds, int):
+            for seed in _csv("seeds", args.seeds, seed_arg):
                 run = Run(args.table, args.encoding, args.predictor, loss, size, seed)
                 cfgs.append(config_from_params(
                     params, bench=run.bench, task=run.task, encoding=run.encoding,
@@ -413,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("predictor")
         p.add_argument("loss", help="a loss name, or 'regression' for rf/xgb")
         p.add_argument("--train-size", type=int, required=True)
-        p.add_argument("--seed", type=int, required=True)
+        p.add_argument("--seed", type=seed_arg, required=True)
 
     p = sub.add_parser("sweep", help="train many runs of one table, encoding and predictor "
                        "at once (losses x train sizes x seeds)")
@@ -428,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="run one search job of params.yaml over its seeds")
     p.add_argument("key", nargs="?", help="job key (reports/search/KEY/); see --list")
-    p.add_argument("--seed", type=int, action="append",
+    p.add_argument("--seed", type=seed_arg, action="append",
                    help="only this seed of the job (repeatable; default: all)")
     p.add_argument("--list", action="store_true", help="list the configured search jobs")
 

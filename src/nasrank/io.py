@@ -24,6 +24,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nasrank.errors import DataFormatError
+
 CHUNK = 1 << 20
 
 
@@ -77,8 +79,19 @@ def write_parquet(
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Return the ``nasrank`` metadata stored by :func:`write_parquet` (empty if none)."""
-    meta = pq.read_schema(path).metadata or {}
+    """Return the ``nasrank`` metadata stored by :func:`write_parquet` (empty if none).
+
+    Raises:
+        DataFormatError: the file is not a readable Parquet file (truncated, corrupt),
+            naming it.
+    """
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (pa.ArrowInvalid, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise DataFormatError(f"{path}: not a readable Parquet file ({exc}); rerun the "
+                              "stage that writes it") from exc
     raw = meta.get(b"nasrank")
     return json.loads(raw) if raw else {}
 

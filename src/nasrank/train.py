@@ -390,6 +390,9 @@ def evaluate(params: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from nasrank.metrics import ranking_metrics
 
     path = run_dir / "predictions.parquet"
+    if not path.is_file():
+        raise NasrankError(f"{path} is missing: the run was not trained; run `nasrank train` "
+                           "(or the sweep that holds it) first")
     table = pq.read_table(path)
     config = read_metadata(path)
     ev = params["evaluation"]
