@@ -148,20 +148,20 @@ def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[st
         if name not in predictors:
             raise UnknownNameError(f"predictor ({source}: train.by_predictor)", name,
                                    predictors)
+    from nasrank.paths import TableId
+
     exp, search = params["experiments"], params["search"]
-    tables = {"experiments.renas_variants": [_table(exp["renas_variants"])],
+    renas_variants, renas = exp["renas_variants"], search["renas"]
+    tables = {"experiments.renas_variants": [TableId.of(renas_variants["bench"],
+                                                        renas_variants["task"])],
               "experiments.loss_study.tables": exp["loss_study"]["tables"],
-              "search.renas": [_table(search["renas"])],
+              "search.renas": [TableId.of(renas["bench"], renas["task"])],
               "search.loss_search.tables": search["loss_search"]["tables"],
               "families.tables": list(params["families"]["tables"])}
     for key, names in tables.items():
         for name in names:
             check_table(name, f"{source}: {key}")
     return params
-
-
-def _table(cfg: dict[str, Any]) -> str:
-    return f"{cfg['bench']}-{cfg['task']}" if cfg.get("task") else str(cfg["bench"])
 
 
 def check_table(name: str, where: str) -> None:
