@@ -9,6 +9,8 @@ standard deviations over seeds computed by hand.
 from __future__ import annotations
 
 import copy
+import json
+import math
 import os
 import statistics
 import subprocess
@@ -38,6 +40,7 @@ from nasrank.experiments import (
     sweep_jobs,
 )
 from nasrank.io import write_json
+from nasrank.metrics import strict_metrics
 from nasrank.train import config_from_params
 
 
@@ -152,16 +155,24 @@ def test_tables_registry() -> None:
 # --------------------------------------------------------------------------- tables
 
 
-def _write_metrics(params: dict[str, Any], run: Run, metrics: dict[str, float]) -> None:
-    """One metrics file as ``nasrank evaluate`` writes it."""
+def _write_metrics(params: dict[str, Any], run: Run, metrics: dict[str, float],
+                   old: bool = False) -> None:
+    """One metrics file as ``nasrank evaluate`` writes it (strict JSON); ``old``: as it
+    wrote them before issue 20 item 7, with NaN/Infinity tokens."""
     full = {"n": 100, "kendall_tau": 0.0, "spearman": 0.0, "pearson": 0.0,
             "precision_t_0.5": 0.0, "n_at_10": 1, "mae": 1.0, "rmse": 1.0, **metrics}
-    write_json(metrics_path(params, run), {
+    report = {
         "run_id": run.run_id,
         "config": {"run_id": run.run_id, "predictor": run.predictor, "loss": run.loss},
         "metrics": full,
         "train_metrics": {**full, "kendall_tau": 0.99},
-    })
+    }
+    if old:
+        path = metrics_path(params, run)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    else:
+        write_json(metrics_path(params, run), strict_metrics(report))
 
 
 def test_renas_table(tmp_path: Path) -> None:
@@ -232,6 +243,52 @@ def test_table_with_a_missing_metrics_file(tmp_path: Path,
     assert err.startswith("nasrank: error: ") and len(err.strip().splitlines()) == 1
     assert "nbmacro/gcn/gcn/hr/n50/s1.json" in err and "nasrank evaluate" in err
     assert not (tmp_path / "reports" / "tables" / "loss_study.csv").exists()
+
+
+@pytest.mark.parametrize("old", [False, True], ids=["strict", "old_nan_tokens"])
+def test_undefined_metrics_are_missing_cells_with_a_note(tmp_path: Path, old: bool) -> None:
+    """A metric without a value (null plus a warning, or an old file's NaN/Infinity) is
+    left out of the mean and std; where no seed has one the cell is empty, and the row's
+    note says which metric and why (issue 20, item 7)."""
+    params = tmp_params(tmp_path)
+    params["experiments"]["loss_study"].update(tables=["nbmacro"], losses=["hr", "mse"],
+                                               train_sizes=[50], seeds=[0, 1, 2])
+    for r in experiment_runs(params, "loss_study"):
+        m: dict[str, float] = {"kendall_tau": 0.5 + 0.1 * r.seed, "spearman": 0.6}
+        if r.loss == "mse":          # a constant predictor: every correlation undefined
+            m.update(kendall_tau=math.nan, spearman=math.nan)
+        elif r.seed == 0:            # one seed's labels near 1e308: RMSE overflowed
+            m.update(rmse=math.inf, kendall_tau=math.nan)
+        _write_metrics(params, r, m, old=old)
+    if not old:
+        text = metrics_path(params, experiment_runs(params, "loss_study")[3]).read_text()
+        assert "NaN" not in text and '"kendall_tau": null' in text
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    assert main(["--params", str(params_file), "table", "loss_study"]) == 0
+    stem = tmp_path / "reports" / "tables" / "loss_study"
+    csv = pd.read_csv(f"{stem}.csv").set_index("loss")
+    assert list(csv.columns)[-1] == "note"
+    hr, mse = csv.loc["hr"], csv.loc["mse"]
+    assert hr["kendall_tau_mean"] == pytest.approx(0.65, abs=1e-4)   # seeds 1 and 2
+    assert (hr["n_nan_kendall_tau"], mse["n_nan_kendall_tau"]) == (1, 3)
+    assert math.isnan(mse["kendall_tau_mean"]) and math.isnan(mse["spearman_mean"])
+    assert mse["note"] == ("kendall_tau, spearman: no value in 3 of 3 seeds, undefined "
+                           "(constant predictions or labels)")
+    assert hr["note"] == ("kendall_tau: no value in 1 of 3 seeds, undefined (constant "
+                          "predictions or labels)")
+    md = Path(f"{stem}.md").read_text(encoding="utf-8").splitlines()
+    assert md[0].endswith("| note |")
+    mse_md = next(line for line in md if line.startswith("| nbmacro | mse |"))
+    cells = [c.strip() for c in mse_md.strip("|").split("|")]
+    assert cells[md[0].strip("|").split("|").index(" kendall_tau_mean ")] == ""
+    assert cells[-1] == mse["note"]
+    assert "no value in 3 of 3 seeds" in Path(f"{stem}.tex").read_text(encoding="utf-8")
+    # the RMSE is not in the table; the run's own file says what happened to it
+    if not old:
+        hr0 = json.loads(metrics_path(params, experiment_runs(params, "loss_study")[0])
+                         .read_text())
+        assert "metrics.rmse: inf (overflow)" in hr0["warnings"]
 
 
 def test_cli_table_renas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -613,6 +613,82 @@ def test_summaries_and_paired_test() -> None:
     assert all(math.isnan(p) for p in _paired(np.array([0.2])))
 
 
+def _family_report(job: Any, rows_of: Any) -> dict[str, Any]:
+    """A job report with the keys ``nasrank families`` writes (values made up)."""
+    results = [{"benchmark": "darts", "target": "val_acc", "surrogate_labels": True,
+                "seed": s, "pool_size": 725, "test_size": 100,
+                "test_ids_sha256": f"t{s}", "rows": rows_of(s)} for s in job.seeds]
+    return {"key": job.key, "table": job.table, "predictor": job.label,
+            "registered": job.predictor, "family": job.family, "settings": job.settings,
+            "seeds": list(job.seeds), "results": results}
+
+
+@pytest.mark.parametrize("old", [False, True], ids=["strict", "old_nan_tokens"])
+def test_predictor_families_table_notes_missing_metrics(tmp_path: Path, old: bool) -> None:
+    """Job reports with undefined metrics (a zero-cost proxy has no MAE; a constant
+    prediction has no correlation) as strict JSON (null plus a warning) or, written
+    before issue 20 item 7, with NaN tokens: the same table, the missing means empty
+    and a note naming the metrics and why."""
+    from nasrank.families.jobs import family_jobs, nan_causes
+    from nasrank.families.tables import metric_names, predictor_families_table
+    from nasrank.io import write_json
+    from nasrank.metrics import strict_metrics
+    from nasrank.report.latex import write_tables
+
+    params = tmp_params(tmp_path)
+    params["families"].update(seeds=[0, 1, 2])
+    params["families"]["tables"] = {"darts": {
+        **params["families"]["tables"]["darts"], "train_sizes": [5],
+        "predictors": ["jacov", "xgb"], "options": {}}}
+    names = metric_names(params)
+
+    def rows(family: str, seed: int) -> list[dict[str, Any]]:
+        m = dict.fromkeys(names, 0.1 * (seed + 1))
+        if family == "zero_cost":
+            m.update(mae=math.nan, rmse=math.nan, sparse_kendall_tau=math.nan)
+        elif seed == 2:
+            m.update(kendall_tau=math.nan, spearman=math.nan, pearson=math.nan)
+        return [{"train_size": 0 if family == "zero_cost" else 5, "n_test": 100, **m,
+                 "label_time_s": 0.0 if family == "zero_cost" else math.nan,
+                 "label_time_known": 0, "query_time_data_s": 0.5}]
+
+    for job in family_jobs(params):
+        report = _family_report(job, lambda s, f=job.family: rows(f, s))
+        dest = job.output(Paths.of(params))
+        if old:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", "utf-8")
+        else:
+            write_json(dest, strict_metrics(report, nan_causes(job.family)))
+            text = dest.read_text("utf-8")
+            assert "NaN" not in text and "null" in text
+    if not old:
+        jacov = json.loads((tmp_path / "reports" / "families" / "darts" / "jacov.json")
+                           .read_text("utf-8"))
+        assert jacov["results"][0]["rows"][0]["mae"] is None
+        assert ("results[2].rows[0].rmse: not computed (zero-cost scores are not on the "
+                "target's scale)") in jacov["warnings"]
+
+    df = predictor_families_table(params).set_index("predictor")
+    assert list(df.columns)[-1] == "note"
+    jacov, xgb = df.loc["jacov"], df.loc["xgb"]
+    assert math.isnan(jacov["mae_mean"]) and math.isnan(jacov["rmse_ci95"])
+    assert jacov["kendall_tau_mean"] == pytest.approx(0.2)
+    assert jacov["note"] == ("sparse_kendall_tau, mae, rmse: no value in 3 of 3 seeds, not "
+                             "computed (zero-cost scores are not on the target's scale)")
+    assert xgb["kendall_tau_mean"] == pytest.approx(0.15)      # seeds 0 and 1
+    assert xgb["note"] == ("kendall_tau, spearman, pearson: no value in 1 of 3 seeds, "
+                           "undefined (constant predictions or labels)")
+    assert math.isnan(xgb["label_time_s_mean"])   # not recorded: no note, an empty cell
+    stem = str(tmp_path / "tables" / "predictor_families")
+    write_tables(df.reset_index(), stem)
+    md = Path(f"{stem}.md").read_text("utf-8").splitlines()
+    head = [c.strip() for c in md[0].strip("|").split("|")]
+    line = next(x for x in md if "| jacov |" in x)
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[head.index("mae_mean")] == "" and cells[-1] == jacov["note"]
+
+
 def _study_params(params: dict, root: Path) -> dict:
     """NB201 CIFAR-10 and DARTS with few predictors, 2 seeds, small train sizes."""
     p = json.loads(json.dumps(params))
@@ -662,6 +738,13 @@ def test_family_workflow_commands(params: dict, root: Path, tmp_path: Path) -> N
         digests = {json.loads(p.read_text("utf-8"))["results"][1]["test_ids_sha256"]
                    for p in (fam / table).glob("*.json") if not p.name.endswith("timing.json")}
         assert len(digests) == 1, table
+    # strict JSON: a zero-cost proxy's MAE is null, with a warning saying why
+    jacov_text = (fam / "nb201-cifar10" / "jacov.json").read_text(encoding="utf-8")
+    assert not re.search(r"\bNaN\b|Infinity", jacov_text)
+    jacov = json.loads(jacov_text)
+    assert jacov["results"][0]["rows"][0]["mae"] is None
+    assert ("results[0].rows[0].mae: not computed (zero-cost scores are not on the target's "
+            "scale)") in jacov["warnings"]
     # rerunning a job gives the same report bytes
     before = (fam / "nb201-cifar10" / "xgb.json").read_bytes()
     cli(path, "families", "nb201-cifar10/xgb")
@@ -679,6 +762,8 @@ def test_family_workflow_commands(params: dict, root: Path, tmp_path: Path) -> N
     half = stats.t.ppf(0.975, 1) * np.std(taus, ddof=1) / math.sqrt(2)
     assert row["kendall_tau_ci95"] == pytest.approx(half, abs=1e-4)
     assert {"precision_at_10_mean", "sparse_kendall_tau_ci95", "label_time_s_mean"} <= set(pf)
+    zc = pf[pf["predictor"] == "jacov"].iloc[0]
+    assert math.isnan(zc["mae_mean"]) and "mae, rmse: no value in 2 of 2 seeds" in zc["note"]
     assert set(pf.loc[pf["table"] == "darts", "surrogate_labels"]) == {True}
     assert "surrogate_labels" in (tables / "predictor_families.md").read_text("utf-8")
     pt = pd.read_csv(tables / "predictor_families_time.csv")

@@ -13,10 +13,15 @@ from scipy import stats
 from nasrank.errors import NasrankError
 from nasrank.metrics import (
     MetricInputError,
+    finite_or_nan,
     mean_ci,
     metric_keys,
+    missing_note,
+    nonfinite_cause,
     ranking_metrics,
+    strict_metrics,
     top_t_count,
+    warning_causes,
 )
 
 DEFAULT_KEYS = [
@@ -322,3 +327,92 @@ def test_sums_are_exact_so_any_order_gives_the_same_bits() -> None:
     assert pearson(y, p) == pytest.approx(stats.pearsonr(y, p).statistic, abs=1e-14)
     assert spearman(y, p) == pytest.approx(stats.spearmanr(y, p).statistic, abs=1e-14)
     assert m["mae"] == pytest.approx(np.mean(np.abs(p - y)), rel=1e-14)
+
+
+# ------------------------------------------------------------------ strict JSON files
+
+
+def _strict_loads(text: str):
+    """``json.loads`` that refuses the non-standard NaN/Infinity tokens."""
+    def refuse(token: str):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("constant", ["predictions", "labels"])
+def test_strict_metrics_of_constant_input(constant: str) -> None:
+    """Constant predictions or labels: every correlation is null in strict JSON, with a
+    warning naming the metric and the cause; the finite metrics are untouched."""
+    y = [1.0, 3.0, 2.0, 5.0]
+    m = (ranking_metrics(y, [0.7] * 4, precision_at_k=(10,)) if constant == "predictions"
+         else ranking_metrics([93.0] * 4, y, precision_at_k=(10,)))
+    report = strict_metrics({"run_id": "r", "metrics": m})
+    data = _strict_loads(json.dumps(report, indent=2, sort_keys=True, allow_nan=False))
+    for key in ("kendall_tau", "spearman", "pearson", "weighted_kendall_tau",
+                "sparse_kendall_tau", "precision_at_10"):
+        assert data["metrics"][key] is None, key
+    assert data["warnings"] == [
+        "metrics.kendall_tau: undefined (constant predictions or labels)",
+        "metrics.spearman: undefined (constant predictions or labels)",
+        "metrics.pearson: undefined (constant predictions or labels)",
+        "metrics.weighted_kendall_tau: undefined (constant predictions or labels)",
+        "metrics.sparse_kendall_tau: undefined (constant rounded predictions or labels)",
+        "metrics.precision_at_10: undefined (k > n)",
+    ]
+    assert data["metrics"]["mae"] == m["mae"] and data["metrics"]["n_at_10"] == m["n_at_10"]
+    assert math.isnan(m["kendall_tau"])  # the in-memory dict is not changed
+
+
+def test_strict_metrics_of_an_overflowing_rmse() -> None:
+    """A label of 1e308: the squared error overflows, RMSE is inf -> null + warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow warning
+        m = ranking_metrics([1e308, 90.0, 91.0, 92.0], [90.0, 91.0, 92.0, 93.0],
+                            precision_at_k=())
+    assert m["rmse"] == math.inf
+    report = strict_metrics({"metrics": m, "train_metrics": {"rmse": -math.inf}})
+    data = _strict_loads(json.dumps(report, allow_nan=False))
+    assert data["metrics"]["rmse"] is None and data["train_metrics"]["rmse"] is None
+    assert data["metrics"]["mae"] == m["mae"]
+    assert data["warnings"] == ["metrics.rmse: inf (overflow)",
+                                "train_metrics.rmse: -inf (overflow)"]
+
+
+def test_strict_metrics_paths_causes_and_kept_warnings() -> None:
+    obj = {"results": [{"rows": [{"mae": math.nan, "kendall_tau": 0.5}]}],
+           "trajectory": (1.0, math.nan), "warnings": ["earlier"]}
+    out = strict_metrics(obj, causes={"mae": "not computed (zero-cost)"})
+    assert out["results"][0]["rows"][0] == {"mae": None, "kendall_tau": 0.5}
+    assert out["trajectory"] == [1.0, None]
+    assert out["warnings"] == ["earlier", "results[0].rows[0].mae: not computed (zero-cost)",
+                               "trajectory[1]: undefined (NaN)"]
+    assert math.isnan(obj["results"][0]["rows"][0]["mae"])  # a copy
+    assert nonfinite_cause("mae", math.inf, {"mae": "x"}) == "inf (overflow)"
+    assert nonfinite_cause("n_at_10", math.nan) == "undefined (NaN)"
+
+
+def test_finite_or_nan_reads_strict_and_old_files() -> None:
+    """null (a strict file: the cause from its warnings) and NaN/Infinity tokens (a file
+    written before) both read back as NaN, with the same causes."""
+    new = _strict_loads(json.dumps(strict_metrics(
+        {"metrics": {"n": 5, "kendall_tau": math.nan, "rmse": math.inf, "mae": 1.5}})))
+    old = json.loads('{"metrics": {"n": 5, "kendall_tau": NaN, "rmse": Infinity, '
+                     '"mae": 1.5}}')
+    names = ["n", "kendall_tau", "rmse", "mae", "absent"]
+    for report in (new, old):
+        values, missing = finite_or_nan(report["metrics"], names, path="metrics",
+                                        warnings=warning_causes(report))
+        assert list(values) == ["n", "kendall_tau", "rmse", "mae"]
+        assert values["n"] == 5 and values["mae"] == 1.5
+        assert math.isnan(values["kendall_tau"]) and math.isnan(values["rmse"])
+        assert missing == {"kendall_tau": "undefined (constant predictions or labels)",
+                           "rmse": "inf (overflow)"}
+
+
+def test_missing_note() -> None:
+    seeds = [{"mae": "a", "rmse": "a", "kendall_tau": "c"}, {"mae": "a", "rmse": "a"}, {}]
+    assert missing_note(seeds, ["kendall_tau", "mae", "rmse", "spearman"]) == (
+        "kendall_tau: no value in 1 of 3 seeds, c; mae, rmse: no value in 2 of 3 seeds, a")
+    assert missing_note([{}, {}], ["mae"]) == ""
+    assert missing_note([{"mae": "a"}], ["mae"]) == "mae: no value in 1 of 1 seed, a"

@@ -314,6 +314,26 @@ def test_loss_study_sets_both_backbones_beside_ours(params: dict) -> None:
                for n in df["note"])
 
 
+def test_our_tables_note_leads_the_comparisons_note(params: dict) -> None:
+    """Our table's own note (metrics without a value in some seeds) is kept, first in
+    the comparison's note, and the comparison has one note column."""
+    path = Path(params["reports"]["tables_dir"]) / "loss_study.csv"
+    note = "kendall_tau: no value in 1 of 2 seeds, undefined (constant predictions or labels)"
+    path.write_text("\n".join([
+        HEADERS["loss_study"] + ",n_nan_kendall_tau,note",
+        f'nb201-cifar10,hr,100,2,0.7075,,0.8897,,0.0513,,167.0000,,1,"{note}"',
+        "nb201-cifar10,lr,100,2,0.7011,,0.8871,,0.0128,,224.0000,,0,"]) + "\n",
+        encoding="utf-8")
+    df = COMPARISONS["loss_study_vs_published"](params)
+    assert list(df.columns).count("note") == 1 and df.columns[-1] == "note"
+    assert list(df["loss"]) == ["hr", "hr"]  # one row per published backbone
+    assert all(n.startswith(note + "; ") for n in df["note"])
+    path.write_text(path.read_text(encoding="utf-8").replace(f'"{note}"', ""),
+                    encoding="utf-8")
+    df = COMPARISONS["loss_study_vs_published"](params)
+    assert not any(n.startswith("kendall_tau") for n in df["note"])
+
+
 def test_no_match_gives_an_empty_table(params: dict) -> None:
     _write_csv(params, "loss_study", ["nbmacro,ew,100,1,0.7567,,0.9223,,0.0500,,24.0000,"])
     df = COMPARISONS["loss_study_vs_published"](params)

@@ -27,6 +27,7 @@ from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.experiments import Run, experiment_runs, metrics_inputs, metrics_path
 from nasrank.io import write_json
 from nasrank.losses import LOSSES
+from nasrank.metrics import strict_metrics
 from nasrank.paths import Paths
 from nasrank.report.stats import (
     ALPHA,
@@ -173,8 +174,10 @@ def _values(run: Run) -> dict[str, float]:
             "n_at_10": N_AT_10[run.loss] + run.seed % 3}
 
 
-def _write_metrics(params: dict[str, Any], run: Run, values: dict[str, float]) -> None:
-    """One metrics file exactly as ``nasrank evaluate`` writes it."""
+def _write_metrics(params: dict[str, Any], run: Run, values: dict[str, float],
+                   old: bool = False) -> None:
+    """One metrics file exactly as ``nasrank evaluate`` writes it (strict JSON: NaN as
+    null plus a warning); ``old``: as it wrote them before, with NaN tokens."""
     report = copy.deepcopy(METRICS_FILE)
     report["config"].update(run_id=run.run_id, loss=run.loss, seed=run.seed,
                             train_size=run.train_size,
@@ -182,7 +185,12 @@ def _write_metrics(params: dict[str, Any], run: Run, values: dict[str, float]) -
     report["run_id"] = run.run_id
     report["metrics"].update(values)
     report["train_metrics"] = dict(report["metrics"])
-    write_json(metrics_path(params, run), report)
+    if old:
+        path = metrics_path(params, run)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    else:
+        write_json(metrics_path(params, run), strict_metrics(report))
 
 
 @pytest.fixture(scope="module")
@@ -323,7 +331,10 @@ def test_loss_wins(study: dict[str, Any]) -> None:
     assert (tau["winner"], tau["runner_up"]) == ("warp", "hr")
 
 
-def test_nan_metric_values_are_counted_and_left_out(tmp_path: Path) -> None:
+@pytest.mark.parametrize("old", [False, True], ids=["strict", "old_nan_tokens"])
+def test_nan_metric_values_are_counted_and_left_out(tmp_path: Path, old: bool) -> None:
+    """Undefined values (null plus a warning in the files, or NaN tokens in files written
+    before issue 20 item 7) are left out, counted and explained in loss_stats' note."""
     params = tmp_params(tmp_path)
     params["experiments"]["loss_study"].update(tables=["nbmacro"], losses=LOSSES_SMALL,
                                                train_sizes=[50], seeds=[0, 1, 2])
@@ -333,10 +344,16 @@ def test_nan_metric_values_are_counted_and_left_out(tmp_path: Path) -> None:
             v["kendall_tau"] = float("nan") if run.seed < 2 else 0.1
         if run.loss == "warp":
             v["kendall_tau"] = float("nan")
-        _write_metrics(params, run, v)
-    st = _row(loss_stats(params), loss="mse", metric="kendall_tau")
+        _write_metrics(params, run, v, old=old)
+    table = loss_stats(params)
+    st = _row(table, loss="mse", metric="kendall_tau")
     assert (st["n_seeds"], st["n_nan"], st["mean"]) == (1, 2, pytest.approx(0.1))
     assert math.isnan(st["ci95"])
+    assert st["note"] == ("kendall_tau: no value in 2 of 3 seeds, undefined (constant "
+                          "predictions or labels)")
+    warp = _row(table, loss="warp", metric="kendall_tau")
+    assert math.isnan(warp["mean"]) and "no value in 3 of 3 seeds" in warp["note"]
+    assert _row(table, loss="hr", metric="kendall_tau")["note"] == ""
     pw = _row(loss_pairwise(params), loss_a="mse", loss_b="hr", metric="kendall_tau")
     assert pw["n_seeds"] == 1 and math.isnan(pw["p_value"]) and "needs 2" in pw["note"]
     wins = _row(loss_wins(params), metric="kendall_tau")
@@ -434,6 +451,31 @@ def test_search_stats(tmp_path: Path) -> None:
     with pytest.raises(NasrankError, match=r"random/s2\.json is missing; run `nasrank search "
                                            r"nbmacro/random`"):
         search_stats(params)
+
+
+def test_search_values_without_a_number_are_missing_with_a_note(tmp_path: Path) -> None:
+    """A search report whose value is null (strict JSON, with a warning): left out of the
+    means, and the search table's note says which and why (issue 20, item 7)."""
+    params = tmp_params(tmp_path)
+    params["search"]["loss_search"].update(tables=["nbmacro"], losses=["hr"], baselines=[],
+                                           budgets=[50], seeds=[0, 1, 2])
+    validate_params(params)
+    (job,) = search_jobs(params, "loss_search")
+    for seed in job.seeds:
+        report = _search_report(job, seed, {50: 90.0 + seed})
+        if seed == 0:
+            report["results"][0]["best_percentile"] = math.inf
+        dest = job.outputs(Paths.of(params))[seed]
+        write_json(dest, strict_metrics(report))
+    text = job.outputs(Paths.of(params))[0].read_text(encoding="utf-8")
+    assert '"best_percentile": null' in text
+    assert "results[0].best_percentile: inf (overflow)" in json.loads(text)["warnings"]
+    row = search_stats(params).iloc[0]
+    assert row["accuracy_mean"] == pytest.approx(91.0)
+    assert row["percentile_mean"] == pytest.approx(((100 - 91) + (100 - 92)) / 20)
+    table = loss_search_table(params).iloc[0]
+    assert table["percentile_mean"] == pytest.approx(row["percentile_mean"])
+    assert table["note"] == "best_percentile: no value in 1 of 3 seeds, inf (overflow)"
 
 
 # --------------------------------------------------------------------------- real reports

@@ -712,3 +712,55 @@ def test_non_finite_labels_are_named(task: tuple[Path, pa.Table], tmp_path: Path
                                          bad), {"default_target": "x"})
     with pytest.raises(DataFormatError, match=r"every 'test_acc' label is NaN or infinite"):
         load_labels(path, "test_acc")
+
+
+def _strict_loads(text: str) -> Any:
+    """``json.loads`` that refuses the non-standard NaN/Infinity tokens."""
+    def refuse(token: str) -> Any:
+        raise ValueError(f"non-standard JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("constant_predictions", {"kendall_tau": "undefined (constant predictions or labels)",
+                              "spearman": "undefined (constant predictions or labels)"}),
+    ("constant_labels", {"kendall_tau": "undefined (constant predictions or labels)",
+                         "pearson": "undefined (constant predictions or labels)"}),
+    ("label_1e308", {"rmse": "inf (overflow)"}),
+])
+def test_evaluate_writes_strict_json(tmp_path: Path, case: str, expected: dict[str, str],
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Undefined or overflowing metrics: exit 0 and a standard JSON file, each such metric
+    null with a warning naming it and the cause (issue 20, item 7)."""
+    params = small_params(tmp_path)
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    run_id = "nbmacro/gcn/gcn/hr/n25/s0"
+    rng = np.random.default_rng(0)
+    y_true = rng.uniform(89, 94, 50)
+    y_pred = y_true / 100 + rng.normal(0, 0.01, 50)
+    test = slice(25, None)  # the first 25 train, the rest test
+    if case == "constant_predictions":
+        y_pred[test] = 0.5
+    elif case == "constant_labels":
+        y_true[test] = 93.0
+    else:
+        y_true[30] = 1e308
+    write_parquet(tmp_path / "data" / "models" / run_id / "predictions.parquet", pa.table({
+        "arch_id": [f"a{i}" for i in range(50)], "split": ["train"] * 25 + ["test"] * 25,
+        "y_true": pa.array(y_true, pa.float64()), "y_pred": pa.array(y_pred, pa.float64())}),
+        {"run_id": run_id})
+    with caplog.at_level("WARNING", logger="nasrank"), np.errstate(over="ignore"):
+        rc = main(["--params", str(params_file), "evaluate", "nbmacro", "gcn", "gcn", "hr",
+                   "--train-size", "25", "--seed", "0"])
+    assert rc == 0
+    dest = tmp_path / "reports" / "metrics" / f"{run_id}.json"
+    report = _strict_loads(dest.read_text(encoding="utf-8"))
+    for key, cause in expected.items():
+        assert report["metrics"][key] is None, key
+        assert f"metrics.{key}: {cause}" in report["warnings"]
+        assert f"metrics.{key}: {cause}" in caplog.text
+    assert all(w.startswith("metrics.") for w in report["warnings"])  # train split finite
+    assert None not in report["train_metrics"].values()
+    assert isinstance(report["metrics"]["mae"], float)

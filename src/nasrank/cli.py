@@ -258,24 +258,34 @@ def cmd_sweep(args: argparse.Namespace, params: dict[str, Any]) -> None:
     log.info("sweep of %d runs in %.1f s (%.2f runs/s)", len(cfgs),
              time.perf_counter() - start, len(cfgs) / (time.perf_counter() - start))
     if args.evaluate:
-        from nasrank.io import write_json
         from nasrank.train import evaluate
 
         paths = Paths.of(params)
         for res in results:
             run_id = res["config"]["run_id"]
-            write_json(paths.run_metrics(run_id), evaluate(params, paths.models(run_id)))
+            _write_metrics(paths.run_metrics(run_id), evaluate(params, paths.models(run_id)))
+
+
+def _write_metrics(dest: Path, report: dict[str, Any]) -> None:
+    """Write an evaluation report as strict JSON (undefined metrics: null plus a warning,
+    :func:`nasrank.metrics.strict_metrics`) and log each warning."""
+    from nasrank.io import write_json
+    from nasrank.metrics import strict_metrics
+
+    strict = strict_metrics(report)
+    write_json(dest, strict)
+    for w in strict.get("warnings", []):
+        log.warning("%s: %s", dest, w)
 
 
 def cmd_evaluate(args: argparse.Namespace, params: dict[str, Any]) -> None:
-    from nasrank.io import write_json
     from nasrank.train import evaluate
 
     cfg = _run_config(args, params)
     paths = Paths.of(params)
     report = evaluate(params, paths.models(cfg.run_id))
     dest = paths.run_metrics(cfg.run_id)
-    write_json(dest, report)
+    _write_metrics(dest, report)
     m = report["metrics"]
     log.info("%s: Kendall tau %.4f, Spearman %.4f on %d test architectures -> %s",
              cfg.run_id, m["kendall_tau"], m["spearman"], m["n"], dest)

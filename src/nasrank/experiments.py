@@ -6,6 +6,11 @@ one :class:`Sweep` (one Snakemake job, one DVC stage: ``nasrank sweep ... --eval
 trained together over all their train sizes and seeds. Tables aggregate the evaluated
 runs over seeds.
 
+A metric without a value in a run's file (null with a warning, or an old file's
+``NaN``/``Infinity``: an undefined correlation, an overflow) is missing (NaN): left out
+of the mean and std over seeds, counted in ``n_nan_<metric>`` and explained in the
+table's ``note`` column, which is there only when some value is missing.
+
 Usage::
 
     runs = experiment_runs(params, "renas_variants")     # list[Run]
@@ -24,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from nasrank.errors import ConfigError, NasrankError
+from nasrank.metrics import finite_or_nan, missing_note, warning_causes
 from nasrank.paths import Paths, TableId
 
 EXPERIMENTS = ("renas_variants", "loss_study")
@@ -184,7 +190,13 @@ def metrics_path(params: dict[str, Any], run: Run) -> Path:
     return Paths.of(params).run_metrics(run.run_id)
 
 
+#: the column of :func:`_load` holding each run's ``{metric: cause}`` of missing values
+MISSING = "_missing"
+
+
 def _load(params: dict[str, Any], runs: list[Run]) -> pd.DataFrame:
+    """One row per run: its labels and test metrics, a missing metric NaN (null in a
+    strict file, or an old file's NaN/Infinity) and its cause in :data:`MISSING`."""
     rows = []
     for r in runs:
         path = metrics_path(params, r)
@@ -194,24 +206,31 @@ def _load(params: dict[str, Any], runs: list[Run]) -> pd.DataFrame:
                                f"{r.train_size} --seed {r.seed}` first")
         with open(path, encoding="utf-8") as f:
             m = json.load(f)
+        values, missing = finite_or_nan(m["metrics"], m["metrics"], path="metrics",
+                                        warnings=warning_causes(m))
         rows.append({"table": r.table, "encoding": r.encoding, "predictor": r.predictor,
                      "loss": r.loss, "train_size": r.train_size, "seed": r.seed,
-                     **m["metrics"]})
+                     **values, MISSING: missing})
     return pd.DataFrame(rows)
 
 
 def _summarise(df: pd.DataFrame, keys: list[str], metrics: tuple[str, ...]) -> pd.DataFrame:
     """Mean and sample std over seeds; NaN values (e.g. the correlation of a predictor
     that output a constant) are counted in ``n_nan_<metric>`` and left out; the std of a
-    single value is NaN (empty in the Markdown table), not 0."""
+    single value is NaN (empty in the Markdown table), not 0. A ``note`` column, there
+    only when some value is missing, says which and why (:func:`missing_note`)."""
     grouped = df.groupby(keys, sort=False)
     out = grouped.size().rename("n_seeds").to_frame()
     for m in metrics:
-        out[f"{m}_mean"] = grouped[m].mean()
-        out[f"{m}_std"] = grouped[m].std(ddof=1)
-        nan = grouped[m].apply(lambda v: int(v.isna().sum()))
+        values = grouped[m]
+        out[f"{m}_mean"] = values.mean()
+        out[f"{m}_std"] = values.std(ddof=1)
+        nan = values.apply(lambda v: int(v.isna().sum()))
         if nan.any():
             out[f"n_nan_{m}"] = nan
+    notes = grouped[MISSING].agg(lambda s: missing_note(s, metrics))
+    if (notes != "").any():
+        out["note"] = notes
     return out.reset_index()
 
 

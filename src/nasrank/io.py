@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -24,9 +25,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nasrank.errors import DataFormatError
+from nasrank.errors import DataFormatError, NasrankError
 
 CHUNK = 1 << 20
+
+
+class NonFiniteJSONError(NasrankError, ValueError):
+    """A NaN or infinite float was about to be written to a JSON file (JSON has none)."""
 
 
 @contextlib.contextmanager
@@ -55,9 +60,43 @@ def write_text(dest: str | os.PathLike[str], text: str) -> None:
         tmp.write_text(text, encoding="utf-8", newline="\n")
 
 
+def _non_finite(obj: Any, path: str = "") -> tuple[str, float] | None:
+    """(key path, value) of the first NaN or infinite float in ``obj``, else None.
+
+    Paths read ``metrics.kendall_tau``, ``results[0].rows[2].mae`` (``<top>`` for ``obj``).
+    """
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else (path or "<top>", obj)
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            if (hit := _non_finite(v, f"{path}.{k}" if path else str(k))) is not None:
+                return hit
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            if (hit := _non_finite(v, f"{path}[{i}]")) is not None:
+                return hit
+    return None
+
+
 def write_json(dest: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as indented, key-sorted JSON atomically (stable bytes across runs)."""
-    write_text(dest, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    """Write ``obj`` as indented, key-sorted JSON atomically (stable bytes across runs).
+
+    Strict JSON only: Python's ``json`` would write NaN and Infinity as the bare tokens
+    ``NaN``/``Infinity``, which JSON does not have (``jq``, JavaScript, R's jsonlite and
+    most other readers reject the file). A metrics structure that may hold undefined
+    values goes through :func:`nasrank.metrics.strict_metrics` first (null plus a
+    ``warnings`` entry naming the metric and the cause).
+
+    Raises:
+        NonFiniteJSONError: (a ValueError) ``obj`` holds a NaN or infinite float; the
+            message names ``dest`` and the key path of the first one. Nothing is written.
+    """
+    hit = _non_finite(obj)
+    if hit is not None:
+        raise NonFiniteJSONError(
+            f"{dest}: {hit[0]} is {hit[1]!r}, which JSON cannot represent; nothing written "
+            "(pass metrics through nasrank.metrics.strict_metrics: null plus a warning)")
+    write_text(dest, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def write_parquet(

@@ -49,8 +49,12 @@ Conventions
 * Invalid input (different lengths, fewer than 2 items, not 1-D, non-numeric, NaN or
   infinite values, bad metric parameters) raises :class:`MetricInputError`, a
   ``ValueError`` (and a :class:`~nasrank.errors.NasrankError`) naming the problem.
-* Every value is a Python ``float`` except ``n`` and ``n_at_*``, which are ``int``, so
-  the dictionary serialises to JSON as is.
+* Every value is a Python ``float`` except ``n`` and ``n_at_*``, which are ``int``. JSON
+  has no NaN or infinity, so a file gets :func:`strict_metrics` of the dictionary (or of
+  the report holding it): each non-finite value becomes null and a ``warnings`` entry
+  says which metric and why (``"metrics.kendall_tau: undefined (constant predictions or
+  labels)"``). Readers take null back as missing (:func:`finite_or_nan`) and the tables
+  say so in a note (:func:`missing_note`).
 
 Cost: two stable argsorts plus scipy's O(n log n) Kendall tau, Spearman and weighted
 tau: about 2.3 s for n = 423,624 (random or correlated values, one AMD EPYC core), of
@@ -61,8 +65,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -70,7 +75,8 @@ from scipy import stats
 
 from nasrank.errors import NasrankError
 
-__all__ = ["MetricInputError", "mean_ci", "metric_keys", "ranking_metrics"]
+__all__ = ["MetricInputError", "finite_or_nan", "mean_ci", "metric_keys", "missing_note",
+           "nonfinite_cause", "ranking_metrics", "strict_metrics", "warning_causes"]
 
 
 class MetricInputError(NasrankError, ValueError):
@@ -370,3 +376,139 @@ def mean_ci_half(values: ArrayLike) -> tuple[float, float, int]:
         return _NAN, _NAN, 0
     mean, lo, hi = mean_ci(v)
     return mean, (hi - lo) / 2, int(v.size)
+
+
+# --------------------------------------------------------------------------- JSON files
+
+#: the correlations of :func:`ranking_metrics`: NaN when y_true or y_pred is constant
+CORRELATIONS = ("kendall_tau", "spearman", "pearson", "weighted_kendall_tau")
+
+
+def nonfinite_cause(name: str, value: float, causes: Mapping[str, str] | None = None) -> str:
+    """Why metric ``name`` has the non-finite ``value``, in a few words.
+
+    NaN is "undefined" with the reason :func:`ranking_metrics` gives one for that metric
+    (a correlation of a constant input; ``precision_at_{k}`` with k > n), or
+    ``causes[name]`` where the caller knows better (a predictor family that does not
+    compute the metric); +/-inf is an overflow (e.g. labels near 1e308 squared in the
+    RMSE).
+    """
+    if math.isnan(value):
+        if causes and name in causes:
+            return causes[name]
+        if name in CORRELATIONS:
+            return "undefined (constant predictions or labels)"
+        if name == "sparse_kendall_tau":
+            return "undefined (constant rounded predictions or labels)"
+        if name.startswith("precision_at_"):
+            return "undefined (k > n)"
+        return "undefined (NaN)"
+    return f"{'inf' if value > 0 else '-inf'} (overflow)"
+
+
+def strict_metrics(obj: Mapping[str, Any], causes: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
+    """A copy of ``obj`` (a metrics dict or a report holding them) for strict JSON.
+
+    Why: undefined metrics are NaN in memory (:func:`ranking_metrics`), but JSON has no
+    NaN or infinity; Python's ``json`` writes the bare tokens ``NaN``/``Infinity``, which
+    other readers (``jq``, JavaScript, R) reject, and a bare null would not say why the
+    value is missing. So every non-finite float becomes ``None`` (null) and the copy gets
+    a ``warnings`` list with one string per value: its key path and
+    :func:`nonfinite_cause`, e.g. ``"metrics.kendall_tau: undefined (constant
+    predictions or labels)"``, ``"results[0].rows[2].rmse: inf (overflow)"``.
+
+    Without non-finite values the copy equals ``obj`` and has no ``warnings`` key, so its
+    JSON is byte for byte what ``obj``'s was. Warnings ``obj`` already holds are kept,
+    new ones appended. Tuples become lists (as JSON writes them).
+
+    Args:
+        obj: nested dicts, lists and tuples of JSON values and floats.
+        causes: metric name -> cause of a NaN value, where the caller knows it better
+            than :func:`nonfinite_cause` (the name is the last key of the path).
+    """
+    found: list[str] = []
+
+    def walk(value: Any, path: str, name: str) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            found.append(f"{path}: {nonfinite_cause(name, value, causes)}")
+            return None
+        if isinstance(value, Mapping):
+            return {k: walk(v, f"{path}.{k}" if path else str(k), str(k))
+                    for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(v, f"{path}[{i}]", name) for i, v in enumerate(value)]
+        return value
+
+    out = walk(obj, "", "")
+    if found:
+        before = out.get("warnings") or []
+        if not isinstance(before, list):
+            raise TypeError(f"'warnings' must be a list, got {type(before).__name__}")
+        out["warnings"] = [*before, *found]
+    return out
+
+
+def warning_causes(report: Mapping[str, Any]) -> dict[str, str]:
+    """``{key path: cause}`` of the ``warnings`` :func:`strict_metrics` wrote in ``report``."""
+    out = {}
+    for w in report.get("warnings") or []:
+        path, sep, cause = str(w).partition(": ")
+        if sep:
+            out[path] = cause
+    return out
+
+
+def finite_or_nan(values: Mapping[str, Any], names: Iterable[str], *, path: str = "",
+                  warnings: Mapping[str, str] | None = None,
+                  causes: Mapping[str, str] | None = None
+                  ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The metrics ``names`` of ``values`` (as read from a file), missing ones as NaN.
+
+    A metric is missing when it is null (a strict file: the cause is the file's warning
+    for ``<path>.<name>``, see :func:`warning_causes`) or a non-finite number (a file
+    written before, with ``NaN``/``Infinity`` tokens, which ``json`` reads: the cause is
+    :func:`nonfinite_cause`). Names ``values`` lacks are left out.
+
+    Returns:
+        (``{name: value}`` with NaN for the missing ones, ``{name: cause}`` of those).
+    """
+    out: dict[str, Any] = {}
+    why: dict[str, str] = {}
+    for name in names:
+        if name not in values:
+            continue
+        v = values[name]
+        if v is None:
+            key = f"{path}.{name}" if path else name
+            why[name] = (warnings or {}).get(key) or nonfinite_cause(name, _NAN, causes)
+            v = _NAN
+        elif isinstance(v, float) and not math.isfinite(v):
+            why[name] = nonfinite_cause(name, v, causes)
+            v = _NAN
+        out[name] = v
+    return out, why
+
+
+def missing_note(missing: Iterable[Mapping[str, str]], names: Iterable[str]) -> str:
+    """A table cell's note on the metrics without a value in some of its seeds.
+
+    Args:
+        missing: per seed aggregated into the cell, ``{name: cause}`` of its missing
+            metrics (:func:`finite_or_nan`).
+        names: the metrics the row shows, in its column order.
+
+    Returns:
+        ``""`` when none is missing, else e.g. ``"mae, rmse: no value in 3 of 3 seeds,
+        undefined (...)"``; metrics with the same count and cause share one part, parts
+        are joined by ``"; "``.
+    """
+    seeds = list(missing)
+    parts: dict[tuple[int, str], list[str]] = {}
+    for name in names:
+        causes = [m[name] for m in seeds if name in m]
+        if causes:
+            parts.setdefault((len(causes), "; ".join(sorted(set(causes)))), []).append(name)
+    return "; ".join(f"{', '.join(ns)}: no value in {k} of {len(seeds)} seed"
+                     f"{'s' if len(seeds) > 1 else ''}, {cause}"
+                     for (k, cause), ns in parts.items())

@@ -20,6 +20,10 @@ A :class:`FamilyJob` is one Snakemake job / DVC stage; it runs every seed and wr
   same rows (``fit_time_s``, ``query_time_compute_s``, ``query_time_s``,
   ``init_time_s``), which differ from run to run and machine to machine.
 
+Both are strict JSON (:func:`nasrank.metrics.strict_metrics`): a value that is NaN in
+memory is null in the file, with a ``warnings`` entry naming it and why
+(:func:`nan_causes`: a zero-cost score has no MAE, the table records no training times).
+
 Usage::
 
     jobs = family_jobs(params)                   # fixed order
@@ -40,8 +44,10 @@ from pathlib import Path
 from typing import Any
 
 from nasrank.errors import ConfigError, NasrankError, UnknownNameError
+from nasrank.families.predictors import ZERO_COST
 from nasrank.families.registry import FAMILY_PREDICTORS, family_spec
 from nasrank.io import write_json
+from nasrank.metrics import strict_metrics
 from nasrank.paths import Paths, TableId
 
 log = logging.getLogger("nasrank.families")
@@ -51,6 +57,7 @@ __all__ = [
     "family_jobs",
     "find_family_job",
     "load_family_results",
+    "nan_causes",
     "run_family_job",
 ]
 
@@ -174,6 +181,28 @@ def find_family_job(params: Mapping[str, Any], key: str) -> FamilyJob:
 #: measured wall times, kept apart from the reproducible metrics
 TIMES = ("fit_time_s", "query_time_compute_s", "query_time_s", "init_time_s")
 
+_NOT_RECORDED = "not recorded (the table has no {} for these architectures)"
+#: why a family result's value is NaN, where the protocol makes it so (see nan_causes)
+_NAN_CAUSES = {
+    "label_time_s": _NOT_RECORDED.format("training times"),
+    "query_time_data_s": _NOT_RECORDED.format("cost of the query's inputs"),
+    "query_time_s": _NOT_RECORDED.format("cost of the query's inputs"),
+}
+_NOT_ON_SCALE = "not computed (zero-cost scores are not on the target's scale)"
+
+
+def nan_causes(family: str) -> dict[str, str]:
+    """Metric -> why it is NaN in a result of ``family``, for the file's warnings and the
+    tables' notes (other NaN: :func:`nasrank.metrics.nonfinite_cause`).
+
+    A zero-cost predictor has no MAE, RMSE or sparse Kendall tau (its scores do not
+    estimate the target); the costs are NaN where the table records none.
+    """
+    out = dict(_NAN_CAUSES)
+    if family == ZERO_COST:
+        out |= dict.fromkeys(("mae", "rmse", "sparse_kendall_tau"), _NOT_ON_SCALE)
+    return out
+
 
 def run_family_job(job: FamilyJob, params: Mapping[str, Any]) -> Path:
     """Run every seed of ``job`` and write its two JSON reports atomically; returns the
@@ -207,11 +236,17 @@ def run_family_job(job: FamilyJob, params: Mapping[str, Any]) -> Path:
                  i + 1, len(job.seeds), r["pool_size"], best)
     log.info("%s: %d seeds in %.1f s", job.key, len(job.seeds), time.perf_counter() - start)
     head = {"key": job.key, "table": job.table, "predictor": job.label}
-    write_json(job.timing_output(paths),
-               {**head, "seconds": time.perf_counter() - start, "results": timings})
+    causes = nan_causes(job.family)
+    write_json(job.timing_output(paths), strict_metrics(
+        {**head, "seconds": time.perf_counter() - start, "results": timings}, causes))
     dest = job.output(paths)
-    write_json(dest, {**head, "registered": job.predictor, "family": job.family,
-                      "settings": s, "seeds": list(job.seeds), "results": results})
+    report = strict_metrics({**head, "registered": job.predictor, "family": job.family,
+                             "settings": s, "seeds": list(job.seeds), "results": results},
+                            causes)
+    write_json(dest, report)
+    if report.get("warnings"):
+        log.info("%s: %d value(s) without a number written as null (see its warnings), "
+                 "first %s", dest, len(report["warnings"]), report["warnings"][0])
     return dest
 
 

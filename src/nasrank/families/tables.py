@@ -17,6 +17,12 @@
 
 Every table says ``surrogate_labels`` (DARTS: NB301 surrogate predictions).
 
+A value without a number in a job's file (null with a warning, or an old file's
+``NaN``/``Infinity``) is missing (NaN): left out of the means and intervals, an empty
+cell where no seed has one. ``predictor_families`` then says which metrics and why in a
+``note`` column (there only when some metric is missing); an empty recorded or measured
+time means the table records none.
+
 Usage::
 
     FAMILY_TABLES["predictor_families"](params)      # -> pandas.DataFrame
@@ -35,8 +41,8 @@ from scipy import stats
 
 from nasrank.benchmarks import processed_stems
 from nasrank.errors import ConfigError
-from nasrank.families.jobs import TIMES, family_jobs, load_family_results
-from nasrank.metrics import mean_ci_half
+from nasrank.families.jobs import TIMES, family_jobs, load_family_results, nan_causes
+from nasrank.metrics import finite_or_nan, mean_ci_half, missing_note, warning_causes
 from nasrank.paths import Paths, TableId
 
 __all__ = ["FAMILY_TABLES", "family_table_inputs", "metric_names", "summarise"]
@@ -58,18 +64,27 @@ def _ci95(values: pd.Series) -> float:
     return mean_ci_half(values)[1]
 
 
+#: the column of :func:`_records` holding each row's ``{value: cause}`` of missing values
+MISSING = "_missing"
+
+
 def _records(reports: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per (job, seed, train size)."""
+    """One row per (job, seed, train size); a value null in the file (or an old file's
+    NaN/Infinity) is NaN, and its cause is in :data:`MISSING`."""
     rows = []
     for rep in reports:
-        for r in rep["results"]:
-            for row in r["rows"]:
+        warnings, causes = warning_causes(rep), nan_causes(rep["family"])
+        for i, r in enumerate(rep["results"]):
+            for j, row in enumerate(r["rows"]):
+                values, missing = finite_or_nan(row, row, path=f"results[{i}].rows[{j}]",
+                                                warnings=warnings, causes=causes)
                 rows.append({"table": rep["table"], "benchmark": r["benchmark"],
                              "target": r["target"], "surrogate_labels": r["surrogate_labels"],
                              "family": rep["family"], "predictor": rep["predictor"],
                              "seed": r["seed"], "pool_size": r["pool_size"],
                              "test_size": r["test_size"],
-                             "test_ids_sha256": r["test_ids_sha256"], **row})
+                             "test_ids_sha256": r["test_ids_sha256"], **values,
+                             MISSING: missing})
     return pd.DataFrame(rows)
 
 
@@ -77,8 +92,12 @@ KEYS = ["table", "benchmark", "target", "surrogate_labels", "family", "predictor
         "train_size"]
 
 
-def summarise(df: pd.DataFrame, columns: list[str], ci: bool = True) -> pd.DataFrame:
-    """Mean (and 95 % interval) of ``columns`` over seeds per :data:`KEYS` group."""
+def summarise(df: pd.DataFrame, columns: list[str], ci: bool = True,
+              note: bool = False) -> pd.DataFrame:
+    """Mean (and 95 % interval) of ``columns`` over seeds per :data:`KEYS` group; missing
+    (NaN) values are left out. With ``note``, a last column ``note`` says which of
+    ``columns`` lack a value in some seeds and why (:func:`missing_note`), when any does.
+    """
     grouped = df.groupby(KEYS, sort=False, dropna=False)
     out = grouped.agg(n_seeds=("seed", "nunique"), pool_size=("pool_size", "max"),
                       test_size=("test_size", "max"))
@@ -86,15 +105,23 @@ def summarise(df: pd.DataFrame, columns: list[str], ci: bool = True) -> pd.DataF
         out[f"{c}_mean"] = grouped[c].mean()
         if ci:
             out[f"{c}_ci95"] = grouped[c].agg(_ci95)
+    if note and MISSING in df:
+        notes = grouped[MISSING].agg(lambda s: missing_note(s, columns))
+        if (notes != "").any():
+            out["note"] = notes
     return out.reset_index()
 
 
 def predictor_families_table(params: Mapping[str, Any]) -> pd.DataFrame:
-    """Every metric's mean and 95 % interval per table, predictor and train size."""
+    """Every metric's mean and 95 % interval per table, predictor and train size; a
+    ``note`` on the metrics without a value in some seeds (when any)."""
     df = _records(load_family_results(params))
-    out = summarise(df, metric_names(params))
+    out = summarise(df, metric_names(params), note=True)
     recorded = summarise(df, ["label_time_s", "query_time_data_s"], ci=False)
-    return out.merge(recorded, on=[*KEYS, "n_seeds", "pool_size", "test_size"])
+    out = out.merge(recorded, on=[*KEYS, "n_seeds", "pool_size", "test_size"])
+    if "note" in out:
+        out = out[[c for c in out.columns if c != "note"] + ["note"]]
+    return out
 
 
 def predictor_families_time_table(params: Mapping[str, Any]) -> pd.DataFrame:

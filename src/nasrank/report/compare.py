@@ -4,7 +4,9 @@ For every generated table with a published counterpart in reports/published.yaml
 rows of ours that match a published entry on the entry's keys (see the file), with per
 compared metric ``<metric>`` (ours), ``<metric>_published`` and ``<metric>_diff`` (ours -
 published), the published context as ``<field>_published``, ``source`` and a ``note``
-saying where the data behind the two numbers differ (labels, population, seeds, setting).
+saying where the data behind the two numbers differ (labels, population, seeds, setting),
+after our table's own ``note`` where it has one (e.g. metrics without a value in some
+seeds).
 Some metrics are derived from ours first, to the published unit (``test_error_mean`` =
 100 - ``accuracy_mean``; ``precision_t_0.5_mean_pct`` = 100 x ``precision_t_0.5_mean``).
 
@@ -167,11 +169,13 @@ class Comparison:
         if missing:
             raise DataFormatError(f"{self.csv(params)} lacks columns {missing} that "
                                   f"{published.path} compares")
+        own_notes = ours.pop("note") if "note" in ours else None
         rows = []
         for i, row in enumerate(ours.to_dict("records")):
             ident = {k: row[k] for k in pub.keys}
             for entry in (e for e in pub.entries if e.matches(**ident)):
                 out = dict(row)
+                out["_own_note"] = None if own_notes is None else own_notes.iloc[i]
                 for m in pub.metrics:
                     value = entry.values.get(m, np.nan)
                     out[f"{m}_published"] = value
@@ -191,8 +195,9 @@ class Comparison:
         return df[columns].reset_index(drop=True)
 
     def note(self, row: pd.Series, params: Params) -> str:
-        """The published entry's note, then every rule's, joined by '; '."""
-        parts = [row["_entry_note"]] + [rule(row, params) for rule in self.notes]
+        """Our table's own note, the published entry's, then every rule's, joined by '; '."""
+        parts = [row.get("_own_note"), row["_entry_note"]] + [rule(row, params)
+                                                               for rule in self.notes]
         return "; ".join(p for p in parts if isinstance(p, str) and p)
 
 

@@ -18,7 +18,9 @@ table here reads the per-seed files the workflow already writes and adds the unc
 Metrics are ``kendall_tau``, ``precision_t_<T>`` (``evaluation.precision_t``) and
 ``n_at_<K>`` (``evaluation.n_at_k``); :func:`higher_is_better` gives each one's direction
 (``n_at_K`` is a true rank: lower is better). A metric can be NaN in a run (the
-correlation of a predictor that output a constant): such seeds are left out and counted.
+correlation of a predictor that output a constant; null with a warning in its file, or
+``NaN``/``Infinity`` in a file written before): such seeds are left out and counted, and
+``loss_stats`` says why in a ``note`` column (there only when some value is missing).
 
 Usage::
 
@@ -44,7 +46,13 @@ from scipy import stats
 
 from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.experiments import Run, experiment_runs, metrics_inputs, metrics_path
-from nasrank.metrics import mean_ci_half, metric_keys
+from nasrank.metrics import (
+    finite_or_nan,
+    mean_ci_half,
+    metric_keys,
+    missing_note,
+    warning_causes,
+)
 from nasrank.paths import Paths
 from nasrank.search.jobs import search_jobs
 from nasrank.search.results import load_results
@@ -188,7 +196,8 @@ def _study_runs(params: dict[str, Any]) -> list[Run]:
 
 
 def _runs_frame(params: dict[str, Any]) -> pd.DataFrame:
-    """One row per loss-study run and metric: table, loss, train_size, seed, metric, value.
+    """One row per loss-study run and metric: table, loss, train_size, seed, metric, value
+    (NaN when missing) and cause (why it is missing, else None).
 
     Raises:
         NasrankError: a missing metrics file, or one without a metric of params.yaml's
@@ -201,18 +210,19 @@ def _runs_frame(params: dict[str, Any]) -> pd.DataFrame:
         if not path.is_file():
             raise NasrankError(f"{path} is missing; run `{_evaluate_command(run)}` first")
         with open(path, encoding="utf-8") as f:
-            values = json.load(f)["metrics"]
-        missing = [m for m in metrics if m not in values]
-        if missing:
-            raise NasrankError(f"{path} has no {missing[0]!r} (params.yaml's evaluation "
+            report = json.load(f)
+        absent = [m for m in metrics if m not in report["metrics"]]
+        if absent:
+            raise NasrankError(f"{path} has no {absent[0]!r} (params.yaml's evaluation "
                                f"changed since); rerun `{_evaluate_command(run)}`")
+        values, missing = finite_or_nan(report["metrics"], metrics, path="metrics",
+                                        warnings=warning_causes(report))
         for m in metrics:
-            v = values[m]
             rows.append({"table": run.table, "loss": run.loss, "train_size": run.train_size,
-                         "seed": run.seed, "metric": m,
-                         "value": _NAN if v is None else float(v)})
+                         "seed": run.seed, "metric": m, "value": float(values[m]),
+                         "cause": missing.get(m)})
     return pd.DataFrame(rows, columns=["table", "loss", "train_size", "seed", "metric",
-                                       "value"])
+                                       "value", "cause"])
 
 
 def _cells(params: dict[str, Any]) -> list[tuple[tuple[str, int, str], pd.DataFrame]]:
@@ -245,7 +255,8 @@ def _ordered(losses: list[str], means: pd.Series, metric: str) -> list[str]:
 def loss_stats(params: dict[str, Any]) -> pd.DataFrame:
     """Per table, loss, train size and metric: seeds, mean and 95 % half width.
 
-    ``n_seeds`` counts seeds with a finite value, ``n_nan`` those without.
+    ``n_seeds`` counts seeds with a finite value, ``n_nan`` those without; a ``note``
+    column, there only when some value is missing, says why (:func:`missing_note`).
     """
     frame = _runs_frame(params)
     rows = []
@@ -253,11 +264,17 @@ def loss_stats(params: dict[str, Any]) -> pd.DataFrame:
             ["table", "loss", "train_size", "metric"], sort=False):
         finite = g["value"].dropna()
         mean, half = mean_ci(finite)
+        note = missing_note(({metric: c} if isinstance(c, str) else {} for c in g["cause"]),
+                            [metric])
         rows.append({"table": table, "loss": loss, "family": loss_family(loss),
                      "train_size": size, "metric": metric, "n_seeds": len(finite),
-                     "n_nan": len(g) - len(finite), "mean": mean, "ci95": half})
-    return pd.DataFrame(rows, columns=["table", "loss", "family", "train_size", "metric",
-                                       "n_seeds", "n_nan", "mean", "ci95"])
+                     "n_nan": len(g) - len(finite), "mean": mean, "ci95": half,
+                     "note": note})
+    columns = ["table", "loss", "family", "train_size", "metric", "n_seeds", "n_nan", "mean",
+               "ci95"]
+    if any(r["note"] for r in rows):
+        columns.append("note")
+    return pd.DataFrame(rows, columns=columns)
 
 
 PAIRWISE_COLUMNS = ["table", "train_size", "metric", "loss_a", "loss_b", "n_seeds", "mean_a",
@@ -389,6 +406,10 @@ def loss_wins(params: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=WINS_COLUMNS)
 
 
+#: the values of a search report's ``results`` entry that :func:`search_stats` summarises
+SEARCH_VALUES = ("best_accuracy", "best_percentile")
+
+
 def search_stats(params: dict[str, Any]) -> pd.DataFrame:
     """Per table, method (a loss of predictor_nas, or a baseline) and budget of the loss
     search: mean and 95 % half width over seeds of the best-found accuracy and of its
@@ -398,8 +419,8 @@ def search_stats(params: dict[str, Any]) -> pd.DataFrame:
     for job in search_jobs(params, "loss_search"):
         reports = load_results(params, [job])
         for budget in job.budgets:
-            found = [next(r for r in rep["results"] if r["budget"] == budget)
-                     for rep in reports]
+            found = [finite_or_nan(next(r for r in rep["results"] if r["budget"] == budget),
+                                   SEARCH_VALUES)[0] for rep in reports]
             acc = mean_ci(r["best_accuracy"] for r in found)
             pct = mean_ci(r["best_percentile"] for r in found)
             rows.append({"table": job.table, "method": job.loss or job.search,

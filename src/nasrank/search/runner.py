@@ -56,6 +56,7 @@ import numpy as np
 
 from nasrank.errors import ConfigError, UnknownNameError
 from nasrank.io import write_json
+from nasrank.metrics import strict_metrics
 from nasrank.paths import Paths
 from nasrank.search import FitPredict, Pool, SearchResult, get_search
 from nasrank.search.jobs import PREDICTOR_SEARCHES, SearchJob
@@ -215,7 +216,7 @@ def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | Non
             "info": {**final.info, **extra},
         }
         dest = out_dir / f"s{seed}.json"
-        write_json(dest, report)
+        write_json(dest, strict_metrics(report))
         written.append(dest)
         log.info("%s seed %d: best %.2f (rank %d, top %.3f %%) after %d queries in %.1f s%s",
                  job.key, seed, best["best_accuracy"], best["best_rank"],

@@ -4,7 +4,9 @@ Each table summarises the per-seed reports of :mod:`nasrank.search.runner` (mean
 sample standard deviation over seeds; the std of one seed is NaN, an empty cell).
 ``accuracy`` is the true accuracy (the table's target) of the architecture a search
 returns; ``percentile`` its rank among all labelled architectures of the table / their
-number x 100 (ReNAS's "ranking (%)"; lower is better).
+number x 100 (ReNAS's "ranking (%)"; lower is better). A value null in a report (or an
+old file's NaN/Infinity) is missing: left out of the mean and std, and a ``note`` column
+(there only when some value is missing) says which and why.
 
 Usage::
 
@@ -20,11 +22,14 @@ from typing import Any
 import pandas as pd
 
 from nasrank.errors import ConfigError
+from nasrank.metrics import finite_or_nan, missing_note, warning_causes
 from nasrank.search.jobs import SearchJob, renas_job, search_jobs
 from nasrank.search.results import load_results
 
 SUMMARY = ("best_accuracy", "best_percentile")
 NAMES = {"best_accuracy": "accuracy", "best_percentile": "percentile"}
+#: the column of :func:`_rows` holding each row's ``{value: cause}`` of missing values
+MISSING = "_missing"
 
 
 def _rows(params: dict[str, Any], jobs: list[tuple[dict[str, Any], SearchJob]]
@@ -33,12 +38,13 @@ def _rows(params: dict[str, Any], jobs: list[tuple[dict[str, Any], SearchJob]]
     rows = []
     for labels, job in jobs:
         for rep in load_results(params, [job]):
-            for res in rep["results"]:
+            warnings = warning_causes(rep)
+            for i, res in enumerate(rep["results"]):
+                values, missing = finite_or_nan(res, [*SUMMARY, "best_rank"],
+                                                path=f"results[{i}]", warnings=warnings)
                 rows.append({**labels, "target": rep["target"], "pool_size": rep["pool_size"],
                              "n_labelled": rep["n_labelled"], "budget": res["budget"],
-                             "seed": rep["seed"], "best_accuracy": res["best_accuracy"],
-                             "best_percentile": res["best_percentile"],
-                             "best_rank": res["best_rank"]})
+                             "seed": rep["seed"], **values, MISSING: missing})
     return pd.DataFrame(rows)
 
 
@@ -59,6 +65,9 @@ def _summarise(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         out[f"{NAMES[col]}_std"] = grouped[col].std(ddof=1)
     out["best_rank_median"] = grouped["best_rank"].median()
     out["best_rank_min"] = grouped["best_rank"].min()
+    notes = grouped[MISSING].agg(lambda s: missing_note(s, [*SUMMARY, "best_rank"]))
+    if (notes != "").any():
+        out["note"] = notes
     return out.reset_index()
 
 
