@@ -312,6 +312,46 @@ def test_fetch_and_ingest_subprocess(tmp_path: Path, mirror: Path) -> None:
     assert read_metadata(dest)["benchmark"] == "nbmacro"
 
 
+def test_relative_paths_are_the_projects(tmp_path: Path, mirror: Path) -> None:
+    """Issue 20 item 10: run from another directory, ``--params proj/params.yaml`` writes
+    into proj/data, never into ./data of the current directory."""
+    proj, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proj.mkdir()
+    params = _params(proj)
+    params["data"].update(raw_dir="data/raw", processed_dir="data/processed")
+    _write_params(proj / "params.yaml", params)
+    env = {MIRROR_ENV: str(mirror)}
+    for command in ("fetch", "ingest"):
+        proc = run_subprocess("--quiet", "--params", "../proj/params.yaml", command,
+                              "nbmacro", cwd=elsewhere, env=env)
+        assert proc.returncode == 0, proc.stderr
+    assert (proj / "data" / "raw" / "nbmacro" / "nas-bench-macro_cifar10.json").is_file()
+    assert read_metadata(proj / "data" / "processed" / "nbmacro.parquet")["benchmark"] == \
+        "nbmacro"
+    assert not any(elsewhere.iterdir())
+
+
+def test_root_key_moves_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``root`` (relative to the params file) is what relative paths are relative to, as in
+    Snakemake's merged copy of the configuration under .snakemake/nasrank/."""
+    from nasrank.config import load_params
+    from nasrank.paths import Paths
+
+    params = _params(tmp_path)
+    params["data"].update(raw_dir="data/raw", processed_dir="/abs/processed")
+    params["root"] = "../.."
+    copy = tmp_path / ".snakemake" / "nasrank" / "params.yaml"
+    copy.parent.mkdir(parents=True)
+    _write_params(copy, params)
+    monkeypatch.chdir(tmp_path)
+    paths = Paths.of(load_params(copy))
+    assert paths.raw("nb101") == Path("data/raw/nb101")
+    assert paths.processed_dir == Path("/abs/processed")
+    monkeypatch.chdir(copy.parent)
+    assert Paths.of(load_params("params.yaml")).raw("nb101") == Path("../../data/raw/nb101")
+
+
 def test_mirror_from_params_file(
     tmp_path: Path,
     mirror: Path,

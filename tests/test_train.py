@@ -764,3 +764,74 @@ def test_evaluate_writes_strict_json(tmp_path: Path, case: str, expected: dict[s
     assert all(w.startswith("metrics.") for w in report["warnings"])  # train split finite
     assert None not in report["train_metrics"].values()
     assert isinstance(report["metrics"]["mae"], float)
+def test_non_finite_labels_are_counted_in_the_run_config(task: tuple[Path, pa.Table],
+                                                         tmp_path: Path) -> None:
+    """A run on a table with broken labels says how many it left out (config.json and the
+    predictions' metadata); runs on clean tables carry no such key (issue 20, item 6)."""
+    _, table = task
+    build_task(tmp_path)
+    y = table.column("test_acc").to_pylist()
+    y[3], y[4], y[5] = float("inf"), float("nan"), None
+    write_parquet(tmp_path / "data" / "processed" / "nbmacro.parquet",
+                  table.set_column(table.schema.get_field_index("test_acc"), "test_acc",
+                                   pa.array(y, pa.float64())),
+                  {"benchmark": "nbmacro", "task": None, "default_target": "test_acc"})
+    params = small_params(tmp_path, epochs=2)
+    cfg = cfg_of(params)
+    run(cfg, params)
+    config = json.loads((tmp_path / "data" / "models" / cfg.run_id / "config.json").read_text())
+    assert config["non_finite_labels"] == 2
+    assert config["n_labelled"] == table.num_rows - 3
+    build_task(tmp_path / "clean")
+    clean = small_params(tmp_path / "clean", epochs=2)
+    run(cfg, clean)
+    clean_dir = Path(clean["data"]["models_dir"]) / cfg.run_id
+    assert "non_finite_labels" not in json.loads((clean_dir / "config.json").read_text())
+
+
+def test_non_finite_features_name_the_file_and_architecture(tmp_path: Path) -> None:
+    """NaN in a features file is reported as such, not as the predictor's output."""
+    table = build_task(tmp_path)
+    enc = get_encoding("nbmacro", "adjacency_onehot")
+    path = tmp_path / "data" / "features" / "nbmacro" / "adjacency_onehot.parquet"
+    stored = pq.read_table(path)  # written whole by build_task; now damaged by hand
+    flat = np.asarray(enc.encode(_spec_table(N_ARCHS, 0), {}), np.float32)
+    flat[7, 2] = np.nan
+    x = pa.FixedSizeListArray.from_arrays(pa.array(flat.ravel()), flat.shape[1])
+    pq.write_table(stored.set_column(1, "x", x), path)
+    params = small_params(tmp_path, epochs=2)
+    with pytest.raises(DataFormatError, match=rf"{re.escape(str(path))}: the features of 1 "
+                       rf"architectures hold NaN or infinite values "
+                       rf"\(e.g. {table.column('arch_id')[7]}\)"):
+        run(cfg_of(params), params)
+
+
+def test_train_sizes_beyond_the_pool_are_refused_when_planned(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A loss-study train size or a family table's sizes that do not fit an ingested table
+    fail `nasrank dvc-yaml` (and Snakemake's start-up) naming the key (issue 20, item 5)."""
+    from nasrank.cli import main
+    from nasrank.jobs import check_train_sizes
+
+    build_task(tmp_path)
+    params = small_params(tmp_path)
+    params["experiments"]["loss_study"]["tables"] = ["nbmacro"]
+    check_train_sizes(params)                                   # 100 of 300: fits
+    params["experiments"]["loss_study"]["train_sizes"] = [100, N_ARCHS - 1]
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["--params", str(path), "dvc-yaml", "--output", str(tmp_path / "d.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "experiments (train_sizes)" in err and f"train size {N_ARCHS - 1} does not fit " \
+        f"the {N_ARCHS} labelled architectures of nbmacro" in err
+    assert not (tmp_path / "d.yaml").exists()
+
+    params["experiments"]["loss_study"]["train_sizes"] = [100]
+    params["families"]["tables"] = {"nbmacro": {"target": "test_acc", "test_size": 200,
+                                                "train_sizes": [5, 101], "predictors": ["rf"]}}
+    with pytest.raises(ConfigError, match=r"families.tables.nbmacro.train_sizes: 101 plus a "
+                       rf"test set of 200 exceeds the {N_ARCHS} architectures"):
+        check_train_sizes(params)
+    params["families"]["tables"]["nbmacro"]["train_sizes"] = [5, 100]
+    check_train_sizes(params)

@@ -9,9 +9,12 @@ tests/test_workflow.py. The lock-format errors need no DVC.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import yaml
 from conftest import REPO, run_ok, venv_tool
 
 from nasrank.errors import NasrankError, UnknownNameError
+from nasrank.io import remove_stale, stale_temps
 from nasrank.verify import (
     LockFormatError,
     LockNotFoundError,
@@ -276,6 +280,41 @@ def test_directory_without_cached_manifest(repo: Path) -> None:
     assert (problem.path, problem.kind) == ("data/dir", "modified")
     assert "cannot be named" in problem.detail
     assert problem.actual == dir_hash(repo / "data/dir", repo_root=repo).md5
+
+
+def test_stale_temporaries_are_named(repo: Path) -> None:
+    """Issue 20 item 9: what a killed writer left (nasrank.io's temporaries) is named, beside
+    a file output and inside a directory output, with or without the cached manifest; a
+    live writer's locked temporary is not."""
+    long_ago = time.time() - 600
+    beside = repo / ".copy_a.txt.k2j3h4g5.tmp"
+    inside = repo / "data/dir/sub/.b.bin.abcd1234.tmp"
+    new_dir = repo / "data/dir/.s0.new.x1y2z3w4"
+    new_dir.mkdir()
+    (new_dir / "config.json").write_text("{}")
+    live = repo / ".copy_b.txt.livelive.tmp"
+    for path in (beside, inside, live):
+        path.write_text("half")
+    for path in (beside, inside, live, new_dir, new_dir / "config.json"):
+        os.utime(path, (long_ago, long_ago))
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        expected = {("copy@a", ".copy_a.txt.k2j3h4g5.tmp", "stale"),
+                    ("make", "data/dir/sub/.b.bin.abcd1234.tmp", "stale"),
+                    ("make", "data/dir/.s0.new.x1y2z3w4/config.json", "stale"),
+                    ("make", "data/dir", "modified")}
+        report = verify(repo)
+        assert _kinds(report) == expected
+        assert not report.ok
+        assert "left by a killed stage" in report.to_text()
+        shutil.rmtree(repo / ".dvc/cache")
+        assert _kinds(verify(repo)) == expected
+    finally:
+        os.close(fd)
+    assert stale_temps(repo) == [beside, live]   # the lock is gone with its holder
+    assert remove_stale(repo / "data/dir") == [new_dir]
+    assert not new_dir.exists()
 
 
 def test_stage_selection(pristine: Path) -> None:

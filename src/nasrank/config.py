@@ -115,7 +115,35 @@ def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:
         ConfigError: if the file is missing, is not YAML, or fails the schema.
     """
     path = Path(path)
-    return check_params(validate_params(read_yaml(path, "params file"), str(path)), str(path))
+    params = check_params(validate_params(read_yaml(path, "params file"), str(path)), str(path))
+    return resolve_paths(params, path.parent / params.get("root", "."))
+
+
+#: the params keys that name files or directories (``data.mirror`` may be null)
+PATH_KEYS = (("data", "mirror"), ("data", "raw_dir"), ("data", "processed_dir"),
+             ("data", "features_dir"), ("data", "models_dir"), ("reports", "metrics_dir"),
+             ("reports", "tables_dir"), ("reports", "search_dir"), ("reports", "families_dir"),
+             ("reports", "figures_dir"), ("reports", "published"))
+
+
+def resolve_paths(params: dict[str, Any], root: str | os.PathLike[str]) -> dict[str, Any]:
+    """``params`` with its relative paths made relative to the working directory instead
+    of ``root`` (the project: the params file's directory, or its ``root`` key).
+
+    Run from the project, as DVC and Snakemake do, nothing changes (the same strings, so
+    the same outputs); run from elsewhere (``nasrank --params ../proj/params.yaml``), the
+    files still go to the project's ``data/`` and ``reports/``, never to the current
+    directory. Absolute paths are kept.
+    """
+    root = Path(root).resolve()
+    here = Path.cwd().resolve()
+    if root == here:
+        return params
+    for section, key in PATH_KEYS:
+        value = params.get(section, {}).get(key)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            params[section][key] = os.path.relpath(root / value, here)
+    return params
 
 
 def _non_finite(node: Any, key: str = "") -> Iterator[str]:

@@ -13,11 +13,16 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
+import logging
 import math
 import os
+import re
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,69 @@ import pyarrow.parquet as pq
 from nasrank.errors import DataFormatError, NasrankError
 
 CHUNK = 1 << 20
+log = logging.getLogger(__name__)
+
+
+#: the temporary files and directories of :func:`atomic_path` and :func:`temp_dir`:
+#: ``.NAME.XXXXXXXX[SUFFIX].tmp`` and ``.NAME.new.XXXXXXXX`` / ``.NAME.old.XXXXXXXX``
+TEMP_NAME = re.compile(r"\..+\.tmp|\..+\.(new|old)\.[a-z0-9_]{8}")
+#: a temporary younger than this may belong to a writer that has not locked it yet
+_LOCK_GRACE_S = 2.0
+
+
+def _hold(path: Path) -> int:
+    """An open descriptor of ``path`` holding its exclusive lock: a live writer's mark,
+    released by the kernel when the writer exits, however it ends."""
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def is_stale(path: Path) -> bool:
+    """Whether ``path``, a temporary of this module, was left by a writer that died (no
+    process holds its lock)."""
+    try:
+        if time.time() - path.lstat().st_mtime < _LOCK_GRACE_S:
+            return False
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def stale_temps(directory: str | os.PathLike[str], name: str | None = None) -> list[Path]:
+    """The temporaries in ``directory`` left by killed writers (of ``name`` only, if
+    given), sorted: what a stage removes before it writes, and what ``nasrank verify``
+    names."""
+    directory = Path(directory)
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return []
+    prefix = f".{name}." if name else "."
+    return sorted(Path(e.path) for e in entries
+                  if e.name.startswith(prefix) and TEMP_NAME.fullmatch(e.name)
+                  and is_stale(Path(e.path)))
+
+
+def remove_stale(directory: str | os.PathLike[str], name: str | None = None) -> list[Path]:
+    """Delete :func:`stale_temps` (a stage's own leftovers, before it writes again)."""
+    removed = stale_temps(directory, name)
+    for path in removed:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if removed:
+        log.info("removed %d temporary file(s) left by a killed run in %s: %s", len(removed),
+                 directory, ", ".join(p.name for p in removed))
+    return removed
 
 
 class NonFiniteJSONError(NasrankError, ValueError):
@@ -38,12 +106,15 @@ class NonFiniteJSONError(NasrankError, ValueError):
 def atomic_path(dest: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``dest``; rename it onto ``dest`` on success.
 
-    On any exception the temporary file is removed and ``dest`` is left untouched.
+    On any exception the temporary file is removed and ``dest`` is left untouched. The
+    temporary is locked while it is written, so a later writer of ``dest`` removes one
+    that a killed process left (and only such: :func:`remove_stale`).
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(dest.parent, dest.name)
     fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix + ".tmp", dir=dest.parent)
-    os.close(fd)
+    fcntl.flock(fd, fcntl.LOCK_EX)
     tmp = Path(name)
     try:
         yield tmp
@@ -52,6 +123,24 @@ def atomic_path(dest: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def temp_dir(dest: str | os.PathLike[str], kind: str = "new") -> Iterator[Path]:
+    """A locked temporary directory ``.NAME.<kind>.XXXXXXXX`` next to ``dest`` (after
+    removing the stale ones of ``dest``); the caller moves or deletes it."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "new":
+        remove_stale(dest.parent, dest.name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{kind}.", dir=dest.parent))
+    fd = _hold(tmp)
+    try:
+        yield tmp
+    finally:
+        os.close(fd)
 
 
 def write_text(dest: str | os.PathLike[str], text: str) -> None:

@@ -37,7 +37,7 @@ from nasrank.encodings import spec_source
 from nasrank.errors import UnknownNameError
 from nasrank.experiments import Sweep, sweep_jobs
 from nasrank.families.jobs import FamilyJob, family_jobs
-from nasrank.paths import Paths
+from nasrank.paths import Paths, TableId
 from nasrank.report.html import report_inputs
 from nasrank.search.jobs import SearchJob, search_jobs
 
@@ -309,3 +309,70 @@ def template(params: Params, rule: str, fields: list[str]) -> Job:
 def jobs_by_key(params: Params, rule: str) -> dict[str, Job]:
     """``{key: job}`` of one rule (what a Snakemake input function looks up)."""
     return {job.key: job for job in all_jobs(params) if job.rule == rule}
+
+
+def _labelled(path: Any, columns: list[str | None]) -> int:
+    """Rows of a processed table with a finite value in every column (``None``: the
+    table's default target)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from nasrank.io import read_metadata
+
+    names = [c or read_metadata(path).get("default_target") for c in columns]
+    present = set(pq.read_schema(path).names)
+    if any(c is None or c not in present for c in names):
+        return -1  # no such column: the job names it when it runs
+    table = pq.read_table(path, columns=list(dict.fromkeys(names)))
+    ok = np.ones(table.num_rows, dtype=bool)
+    for c in table.column_names:
+        ok &= np.isfinite(table.column(c).to_numpy(zero_copy_only=False).astype(np.float64))
+    return int(ok.sum())
+
+
+def check_train_sizes(params: Params, source: str = "params.yaml") -> None:
+    """Every train size of the grids fits its table, checked when the workflow is planned
+    (Snakemake start-up, ``nasrank dvc-yaml``) instead of hours later when the job runs.
+
+    Only tables already ingested are checked (a fresh clone has none; their jobs check
+    again when they run). The sweeps (``experiments``) need ``train_size`` labelled
+    architectures and a test set (train.protocol's); a family table needs its largest
+    train size plus ``test_size`` architectures with the target and every ``require``
+    column (an upper bound of each predictor's pool).
+
+    Raises:
+        ConfigError: naming the grid key, the table, the size and the pool.
+    """
+    from nasrank.errors import ConfigError
+    from nasrank.families.protocol import default_test_size, default_train_sizes
+    from nasrank.train import config_from_params, split
+
+    paths = Paths.of(params)
+    counted: dict[Any, int] = {}
+    for sweep in sweep_jobs(dict(params)):
+        path = paths.processed(sweep.table)
+        if not path.is_file():
+            continue
+        if path not in counted:
+            counted[path] = _labelled(path, [None])
+        n = counted[path]
+        cfg = config_from_params(dict(params), bench=sweep.table.bench, task=sweep.table.task,
+                                 encoding=sweep.encoding, predictor=sweep.predictor,
+                                 loss=sweep.loss, train_size=max(sweep.train_sizes), seed=0)
+        if n >= 0:
+            try:
+                split(n, cfg)
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: experiments (train_sizes): {exc}") from None
+    for name, spec in params["families"]["tables"].items():
+        path = paths.processed(name)
+        if not path.is_file():
+            continue
+        pool = _labelled(path, [spec.get("target"), *spec.get("require", [])])
+        bench = TableId(name).bench
+        test = spec.get("test_size") or default_test_size(bench)
+        biggest = max(spec.get("train_sizes") or default_train_sizes(bench))
+        if 0 <= pool < biggest + test:
+            raise ConfigError(f"{source}: families.tables.{name}.train_sizes: {biggest} plus "
+                              f"a test set of {test} exceeds the {pool} architectures of "
+                              f"{path} with the target and every required column")

@@ -40,15 +40,15 @@ measured by ``benchmarks/sweeps.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -612,14 +612,26 @@ def _predict_all(fitted: Sequence[Any], x: np.ndarray) -> list[tuple[np.ndarray,
         torch.set_num_threads(workers)
 
 
+@contextlib.contextmanager
+def _removed_on_error(tmp: Path) -> Iterator[None]:
+    """Delete the directory ``tmp`` when the block fails (it was not moved into place)."""
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def _replace_dir(tmp: Path, dest: Path) -> None:
     """Move the complete directory ``tmp`` onto ``dest`` (replacing an old ``dest``)."""
-    old = None
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=dest.parent))
+    from nasrank.io import temp_dir
+
+    if not dest.exists():
+        os.replace(tmp, dest)
+        return
+    with temp_dir(dest, "old") as old:
         os.replace(dest, old / dest.name)
-    os.replace(tmp, dest)
-    if old is not None:
+        os.replace(tmp, dest)
         shutil.rmtree(old, ignore_errors=True)
 
 
@@ -640,8 +652,8 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
         SweepError: runs that cannot share a sweep.
         TrainingError: a run diverged (no run of the sweep is written).
     """
-    from nasrank.io import write_json, write_parquet
-    from nasrank.train import load_run_inputs, split
+    from nasrank.io import temp_dir, write_json, write_parquet
+    from nasrank.train import load_run_inputs, non_finite_labels, split
 
     check_sweep(cfgs)
     ids, y, target, enc, x = load_run_inputs(cfgs[0], params)
@@ -649,14 +661,14 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
     fitted = fit_predictors(cfgs, [x[tr] for tr, _ in splits], [y[tr] for tr, _ in splits],
                             enc.layout, progress=progress)
     paths = Paths.of(params)
+    # broken (NaN or infinite) labels left out: counted in each config.json where any are
+    dropped = non_finite_labels(paths.processed(cfgs[0].table), target)
     predictions = _predict_all(fitted, x)
     out = []
     for cfg, (train_idx, test_idx), fp, (y_pred, query_s) in zip(
             cfgs, splits, fitted, predictions, strict=True):
         dest = paths.models(cfg.run_id)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new.", dir=dest.parent))
-        try:
+        with temp_dir(dest) as tmp, _removed_on_error(tmp):
             fp.save(tmp / "model.bin")
             split_col = np.full(len(ids), "test", dtype=object)
             split_col[train_idx] = "train"
@@ -670,7 +682,8 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
                       "n_labelled": len(ids),
                       "n_test": len(test_idx), "nasrank_version": __version__,
                       "device_kind": fp.device.split(":")[0],
-                      "model_format": "torch" if fp.kind == "torch" else "joblib"}
+                      "model_format": "torch" if fp.kind == "torch" else "joblib",
+                      **({"non_finite_labels": dropped} if dropped else {})}
             write_parquet(tmp / "predictions.parquet", table, config)
             write_json(tmp / "config.json", config)
             history = fp.history
@@ -685,9 +698,6 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
                 os.chmod(f, 0o644)
             os.chmod(tmp, 0o755)
             _replace_dir(tmp, dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         log.info("%s: trained on %d (%.2f s of a %.1f s sweep of %d), predicted %d in "
                  "%.2f s on %s", cfg.run_id, len(train_idx), fp.timing["fit_time_s"],
                  fp.timing["sweep_fit_time_s"], fp.timing["sweep_runs"], len(ids), query_s,

@@ -120,6 +120,14 @@ def resolve_device(name: str) -> str:
     return name
 
 
+def non_finite_labels(path: Path, target: str) -> int:
+    """How many ``target`` labels of a processed table are NaN or infinite (not null):
+    the broken labels :func:`load_labels` leaves out, which a run's config.json counts."""
+    column = pq.read_table(path, columns=[target]).column(target)
+    y = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    return int(len(y) - column.null_count - np.isfinite(y).sum())
+
+
 def load_labels(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, str]:
     """Labelled architectures of a processed table: ids, target values, target name.
 
@@ -358,6 +366,12 @@ def load_run_inputs(cfg: RunConfig, params: dict[str, Any],
                                   f"with {target}, e.g. {missing[0]}")
         y = all_y[[pos[k] for k in ids]]
     feats = read_features(features, ids=ids)
+    finite = np.isfinite(feats.x).reshape(len(feats.x), -1).all(axis=1)
+    if not finite.all():
+        first = np.asarray(ids)[int(np.flatnonzero(~finite)[0])]
+        raise DataFormatError(f"{features}: the features of {int((~finite).sum())} "
+                              f"architectures hold NaN or infinite values (e.g. {first}); "
+                              f"rerun `nasrank encode {cfg.bench} {cfg.encoding}`")
     if tuple(feats.meta["shape"]) != enc.shape:
         raise DataFormatError(f"{features}: tensors of shape {tuple(feats.meta['shape'])}, but "
                               f"{cfg.bench} {cfg.encoding} has shape {enc.shape}; rerun "

@@ -51,7 +51,7 @@ from typing import Any
 import yaml
 
 from nasrank.errors import NasrankError, UnknownNameError
-from nasrank.io import CHUNK
+from nasrank.io import CHUNK, TEMP_NAME, stale_temps
 
 SUPPORTED_SCHEMAS = ("2.0",)
 LEGACY_HASH = "md5-dos2unix"
@@ -454,6 +454,8 @@ KINDS: dict[str, Callable[[Problem], str]] = {
                            f"{_sized(p.actual, p.actual_size)}{_suffix(p)}"),
     "added": lambda p: (f"added    {_where(p)}: not in the recorded directory, found "
                         f"{_sized(p.actual, p.actual_size)}{_suffix(p)}"),
+    "stale": lambda p: (f"stale    {_where(p)}: a temporary file left by a killed stage; "
+                        f"rerunning the stage removes it (or delete it){_suffix(p)}"),
     "uncached": lambda p: (f"uncached {_where(p)}: md5 {p.expected} is not in the DVC "
                            f"cache{_suffix(p)}"),
     "corrupt": lambda p: (f"corrupt  {_where(p)}: the DVC cache object {p.expected} holds "
@@ -522,6 +524,17 @@ class _Checker:
         return self.memo[key]
 
     def check(self, entry: LockEntry, base: Path) -> list[Problem]:
+        found = self._check(entry, base)
+        if entry.role != "out":
+            return found
+        path, shown = base / entry.path, Path(entry.path).as_posix()
+        if entry.is_dir:
+            return _stale_inside(entry, shown, found)
+        return found + [Problem(entry.stage, (Path(shown).parent / tmp.name).as_posix(),
+                                "stale", entry.role, None, None)
+                        for tmp in stale_temps(path.parent, path.name)]
+
+    def _check(self, entry: LockEntry, base: Path) -> list[Problem]:
         path = base / entry.path
         shown = Path(entry.path).as_posix()
         if not path.exists():
@@ -550,7 +563,9 @@ class _Checker:
         head = Problem(entry.stage, shown, "modified", entry.role, entry.md5, found.md5,
                        entry.size, found.size, detail=detail)
         if manifest is None:
-            return [head]
+            return [head, *(Problem(entry.stage, f"{shown}/{rel}", "added", entry.role, None,
+                                    md5, None, size, directory=shown)
+                            for rel, (md5, size) in found.files.items() if _is_temp(rel))]
         return [head, *self._inside(entry, shown, manifest, found)]
 
     def _object(self, hash_name: str, md5: str) -> Path:
@@ -616,6 +631,19 @@ class _Checker:
             elif expected != actual[0]:
                 out.append(problem(rel, "modified", expected, actual))
         return out
+
+
+def _is_temp(relpath: str) -> bool:
+    """A path below a directory output that a writer's temporary holds (nasrank.io)."""
+    return any(TEMP_NAME.fullmatch(part) for part in relpath.split("/"))
+
+
+def _stale_inside(entry: LockEntry, shown: str, problems: list[Problem]) -> list[Problem]:
+    """The files inside a directory output that are temporaries of a killed writer, named
+    ``stale`` instead of ``added`` (they are what changes the directory's hash)."""
+    prefix = f"{shown}/"
+    return [replace(p, kind="stale") if p.kind == "added" and p.path.startswith(prefix)
+            and _is_temp(p.path[len(prefix):]) else p for p in problems]
 
 
 def _mark(problems: list[Problem], measured: bool | tuple[str, ...],

@@ -13,7 +13,7 @@ from nasrank.config import check_params, read_yaml
 from nasrank.experiments import sweep_jobs
 from nasrank.families.jobs import family_jobs
 from nasrank.io import write_text
-from nasrank.jobs import all_jobs
+from nasrank.jobs import all_jobs, check_train_sizes
 from nasrank.predictors import PREDICTORS
 from nasrank.report.html import section_of
 from nasrank.search.jobs import search_jobs
@@ -25,15 +25,18 @@ for _configfile in workflow.configfiles:
     read_yaml(_configfile, "params file")
 validate(config, "../schemas/params.schema.yaml")
 check_params(config)
+check_train_sizes(config)
 
 
 def effective_params(cfg, path=".snakemake/nasrank/params.yaml"):
     """Write the configuration Snakemake ended up with (params.yaml merged with any
     --configfile/--config) for the CLI, which re-validates it; rewritten only on change.
     Keys keep params.yaml's order: tables follow it (families.tables), so a rule writes
-    the same bytes as `nasrank` run on params.yaml (DVC)."""
-    text = yaml.safe_dump(cfg, sort_keys=False)
+    the same bytes as `nasrank` run on params.yaml (DVC). Its `root` points back at the
+    working directory, which relative data and reports paths are relative to."""
     target = Path(path)
+    root = os.path.relpath(Path(cfg.get("root", ".")).resolve(), target.parent.resolve())
+    text = yaml.safe_dump({**cfg, "root": root}, sort_keys=False)
     if not target.is_file() or target.read_text(encoding="utf-8") != text:
         write_text(target, text)
     return path
