@@ -163,7 +163,8 @@ def _write_metrics(params: dict[str, Any], run: Run, metrics: dict[str, float],
             "precision_t_0.5": 0.0, "n_at_10": 1, "mae": 1.0, "rmse": 1.0, **metrics}
     report = {
         "run_id": run.run_id,
-        "config": {"run_id": run.run_id, "predictor": run.predictor, "loss": run.loss},
+        "config": {"run_id": run.run_id, "predictor": run.predictor, "loss": run.loss,
+                   **({"surrogate_labels": True} if run.bench == "darts" else {})},
         "metrics": full,
         "train_metrics": {**full, "kendall_tau": 0.99},
     }
@@ -203,7 +204,7 @@ def test_renas_table(tmp_path: Path) -> None:
 def test_loss_study_table(tmp_path: Path) -> None:
     params = tmp_params(tmp_path)
     params["experiments"]["loss_study"].update(
-        tables=["nbmacro", "nb201-cifar10"], losses=["hr", "mse"], train_sizes=[50, 100],
+        tables=["nbmacro", "darts"], losses=["hr", "mse"], train_sizes=[50, 100],
         seeds=[0, 1])
     expected: dict[tuple[str, str, int], list[dict[str, float]]] = {}
     for k, r in enumerate(experiment_runs(params, "loss_study")):
@@ -213,11 +214,13 @@ def test_loss_study_table(tmp_path: Path) -> None:
         _write_metrics(params, r, m)
 
     df = loss_study_table(params)
-    cols = ["table", "loss", "train_size", "n_seeds"]
+    cols = ["table", "surrogate_labels", "loss", "train_size", "n_seeds"]
     for m in LOSS_STUDY_METRICS:
         cols += [f"{m}_mean", f"{m}_std"]
     assert list(df.columns) == cols
     assert len(df) == 2 * 2 * 2
+    # DARTS labels are NB301 surrogate predictions: every DARTS row says so
+    assert (df.surrogate_labels == (df.table == "darts")).all()
     assert list(zip(df.table, df.loss, df.train_size, strict=True)) == list(expected)
     assert (df.n_seeds == 2).all()
     for row in df.to_dict("records"):
@@ -279,7 +282,7 @@ def test_undefined_metrics_are_missing_cells_with_a_note(tmp_path: Path, old: bo
                           "predictions or labels)")
     md = Path(f"{stem}.md").read_text(encoding="utf-8").splitlines()
     assert md[0].endswith("| note |")
-    mse_md = next(line for line in md if line.startswith("| nbmacro | mse |"))
+    mse_md = next(line for line in md if line.startswith("| nbmacro | False | mse |"))
     cells = [c.strip() for c in mse_md.strip("|").split("|")]
     assert cells[md[0].strip("|").split("|").index(" kendall_tau_mean ")] == ""
     assert cells[-1] == mse["note"]

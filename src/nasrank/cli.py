@@ -368,8 +368,9 @@ def cmd_verify(args: argparse.Namespace, params: dict[str, Any]) -> int:
 def cmd_dvc_yaml(args: argparse.Namespace, params: dict[str, Any]) -> None:
     from nasrank.dvcgen import render
     from nasrank.io import write_text
-    from nasrank.jobs import check_train_sizes
+    from nasrank.jobs import check_losses, check_train_sizes
 
+    check_losses(params, args.params)
     check_train_sizes(params, args.params)
     text = render(params)
     dest = Path(args.output)

@@ -189,7 +189,51 @@ def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[st
     for key, names in tables.items():
         for name in names:
             check_table(name, f"{source}: {key}")
+    for loss, opts in params["losses"].items():
+        for name in (opts or {}).get(BY_TABLE) or {}:
+            where = f"{source}: losses.{loss}.{BY_TABLE}"
+            if "-" in name:
+                check_table(name, where)
+            else:
+                from nasrank.benchmarks.registry import BENCHMARKS
+
+                if name not in BENCHMARKS:
+                    raise UnknownNameError(f"benchmark or table ({where})", name,
+                                           list(BENCHMARKS))
     return params
+
+
+#: the key of a loss's options that holds its per-benchmark or per-table changes
+BY_TABLE = "by_table"
+
+
+def loss_options_for(params: dict[str, Any], loss: str, table: str,
+                     source: str = "params.yaml") -> dict[str, Any]:
+    """The options of ``loss`` for runs on ``table``: ``losses.<loss>`` with its
+    ``by_table`` entries applied, the benchmark's first, then the table's own (paper A's
+    piecewise pair depends on the space, and on TransNAS micro on the task).
+
+    A loss with a ``by_table`` mapping must name every table it runs on, by its
+    benchmark or its id: a table left out would silently get the common settings.
+
+    Raises:
+        ConfigError: ``by_table`` has no entry for ``table`` nor its benchmark.
+    """
+    from nasrank.paths import TableId
+
+    opts = dict(params["losses"].get(loss) or {})
+    by_table = opts.pop(BY_TABLE, None)
+    if by_table is None:
+        return opts
+    table = TableId(table)
+    entries = [by_table[k] for k in dict.fromkeys((table.bench, str(table))) if k in by_table]
+    if not entries:
+        raise ConfigError(f"{source}: losses.{loss}.{BY_TABLE} has no entry for table "
+                          f"{str(table)!r} (nor its benchmark {table.bench!r}); it names "
+                          f"{', '.join(map(repr, by_table))}")
+    for entry in entries:
+        opts.update(entry or {})
+    return opts
 
 
 def check_table(name: str, where: str) -> None:

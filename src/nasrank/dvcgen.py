@@ -125,6 +125,6 @@ def study_dirs(params: dict[str, Any], paths: list[str]) -> list[str]:
 def render(params: dict[str, Any]) -> str:
     """The text of dvc.yaml."""
     # lists and mappings of plain values in flow style: one line per foreach item
-    body = yaml.safe_dump({"stages": stages(params)}, sort_keys=False, width=100,
+    body = yaml.safe_dump({"stages": stages(params)}, sort_keys=False, width=120,
                           default_flow_style=None)
     return HEADER + body

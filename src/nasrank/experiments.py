@@ -208,7 +208,9 @@ def _load(params: dict[str, Any], runs: list[Run]) -> pd.DataFrame:
             m = json.load(f)
         values, missing = finite_or_nan(m["metrics"], m["metrics"], path="metrics",
                                         warnings=warning_causes(m))
-        rows.append({"table": r.table, "encoding": r.encoding, "predictor": r.predictor,
+        rows.append({"table": r.table,
+                     "surrogate_labels": bool(m["config"].get("surrogate_labels", False)),
+                     "encoding": r.encoding, "predictor": r.predictor,
                      "loss": r.loss, "train_size": r.train_size, "seed": r.seed,
                      **values, MISSING: missing})
     return pd.DataFrame(rows)
@@ -246,9 +248,12 @@ def renas_table(params: dict[str, Any]) -> pd.DataFrame:
 
 
 def loss_study_table(params: dict[str, Any]) -> pd.DataFrame:
-    """Per benchmark/task, loss and train size: ranking metrics (mean, std over seeds)."""
+    """Per benchmark/task, loss and train size: ranking metrics (mean, std over seeds).
+    ``surrogate_labels`` marks tables whose labels are a surrogate's predictions (DARTS:
+    NB301), not trained networks."""
     df = _load(params, experiment_runs(params, "loss_study"))
-    return _summarise(df, ["table", "loss", "train_size"], LOSS_STUDY_METRICS)
+    return _summarise(df, ["table", "surrogate_labels", "loss", "train_size"],
+                      LOSS_STUDY_METRICS)
 
 
 TABLES = {

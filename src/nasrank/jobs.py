@@ -376,3 +376,31 @@ def check_train_sizes(params: Params, source: str = "params.yaml") -> None:
             raise ConfigError(f"{source}: families.tables.{name}.train_sizes: {biggest} plus "
                               f"a test set of {test} exceeds the {pool} architectures of "
                               f"{path} with the target and every required column")
+
+
+def check_losses(params: Params, source: str = "params.yaml") -> None:
+    """Every loss of the grids builds with its options on every table it runs on,
+    checked when the workflow is planned: a ``by_table`` mapping that leaves a table out,
+    or a piecewise pair naming an unknown loss, fails here instead of in the job.
+
+    Raises:
+        ConfigError: naming the grid, the table and the loss's key.
+    """
+    from nasrank.config import loss_options_for
+    from nasrank.errors import ConfigError, NasrankError
+    from nasrank.losses import get_loss
+
+    uses: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    for sweep in sweep_jobs(dict(params)):
+        uses.setdefault((sweep.table, sweep.loss), ("experiments", {}))
+    for job in search_jobs(dict(params)):
+        if job.loss is not None:
+            uses.setdefault((job.table, job.loss), (f"search.{job.experiment}",
+                                                     job.loss_options))
+    for (table, loss), (grid, overrides) in uses.items():
+        try:
+            get_loss(loss, **{**loss_options_for(dict(params), loss, table, source),
+                              **overrides})
+        except NasrankError as exc:
+            raise ConfigError(f"{source}: {grid}, table {str(table)!r}, losses.{loss}: "
+                              f"{str(exc).removeprefix(source + ': ')}") from None

@@ -652,7 +652,7 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
         SweepError: runs that cannot share a sweep.
         TrainingError: a run diverged (no run of the sweep is written).
     """
-    from nasrank.io import temp_dir, write_json, write_parquet
+    from nasrank.io import read_metadata, temp_dir, write_json, write_parquet
     from nasrank.train import load_run_inputs, non_finite_labels, split
 
     check_sweep(cfgs)
@@ -663,6 +663,8 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
     paths = Paths.of(params)
     # broken (NaN or infinite) labels left out: counted in each config.json where any are
     dropped = non_finite_labels(paths.processed(cfgs[0].table), target)
+    # DARTS: the labels are NB301 surrogate predictions, said in every run's config
+    surrogate = bool(read_metadata(paths.processed(cfgs[0].table)).get("surrogate_labels"))
     predictions = _predict_all(fitted, x)
     out = []
     for cfg, (train_idx, test_idx), fp, (y_pred, query_s) in zip(
@@ -683,7 +685,8 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
                       "n_test": len(test_idx), "nasrank_version": __version__,
                       "device_kind": fp.device.split(":")[0],
                       "model_format": "torch" if fp.kind == "torch" else "joblib",
-                      **({"non_finite_labels": dropped} if dropped else {})}
+                      **({"non_finite_labels": dropped} if dropped else {}),
+                      **({"surrogate_labels": True} if surrogate else {})}
             write_parquet(tmp / "predictions.parquet", table, config)
             write_json(tmp / "config.json", config)
             history = fp.history

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from nasrank.config import loss_options_for
 from nasrank.encodings import get_encoding
 from nasrank.encodings.store import read_features
 from nasrank.errors import ConfigError, DataFormatError, NasrankError
@@ -105,7 +106,8 @@ def config_from_params(params: dict[str, Any], **cell: Any) -> RunConfig:
         device=train["device"],
         select=train["select"],
         predictor_options=dict(params["predictors"].get(predictor, {})),
-        loss_options=dict(params["losses"].get(loss, {})),
+        loss_options=loss_options_for(params, loss, TableId.of(cell["bench"],
+                                                                cell.get("task"))),
     )
 
 

@@ -13,7 +13,7 @@ from nasrank.config import check_params, read_yaml
 from nasrank.experiments import sweep_jobs
 from nasrank.families.jobs import family_jobs
 from nasrank.io import write_text
-from nasrank.jobs import all_jobs, check_train_sizes
+from nasrank.jobs import all_jobs, check_losses, check_train_sizes
 from nasrank.predictors import PREDICTORS
 from nasrank.report.html import section_of
 from nasrank.search.jobs import search_jobs
@@ -25,6 +25,7 @@ for _configfile in workflow.configfiles:
     read_yaml(_configfile, "params file")
 validate(config, "../schemas/params.schema.yaml")
 check_params(config)
+check_losses(config)
 check_train_sizes(config)
 
 

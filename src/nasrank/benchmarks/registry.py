@@ -57,6 +57,8 @@ class Benchmark:
     tasks: tuple[str, ...] = ()
     notes: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    #: labels are a surrogate model's predictions, not trained networks (said in outputs)
+    surrogate_labels: bool = False
 
     def file(self, name: str) -> RemoteFile:
         """The registered file called ``name``."""
@@ -261,6 +263,7 @@ BENCHMARKS: dict[str, Benchmark] = {
             "ICLR 2022. " + NASLIB_CITATION,
             notes="val_accuracy is the NAS-Bench-301 SURROGATE model's predicted CIFAR-10 "
             "validation accuracy, not a trained accuracy.",
+            surrogate_labels=True,
         ),
     )
 }

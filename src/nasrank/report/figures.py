@@ -165,6 +165,15 @@ def _table_of(cfg: Mapping[str, Any]) -> TableId:
     return TableId.of(cfg["bench"], cfg["task"])
 
 
+def _table_label(table: str) -> str:
+    """A table's label in figures: its id, marked where its labels are a surrogate's
+    predictions (DARTS: NB301), so no reader takes them for trained accuracies."""
+    from nasrank.benchmarks.registry import BENCHMARKS
+
+    bench = BENCHMARKS.get(TableId(table).bench)
+    return f"{table} (surrogate labels)" if bench and bench.surrogate_labels else str(table)
+
+
 # --------------------------------------------------------------------------- inputs
 
 
@@ -326,7 +335,7 @@ def loss_ktau_vs_train_size(params: Mapping[str, Any]) -> Any:
             if i == 0:
                 handles.append(line)
         _size_axis(ax, sorted(cfg["train_sizes"]))
-        ax.set_title(table)
+        ax.set_title(_table_label(table))
         ax.grid(True)
         if i % 3 == 0:
             ax.set_ylabel("Kendall tau (test split)")
@@ -400,7 +409,8 @@ def _heatmap(spec: Heatmap, params: Mapping[str, Any]) -> Any:
         ax.text(j, i, spec.cell(v) if np.isfinite(v) else "n/a", ha="center", va="center",
                 fontsize=7, color="white" if dark else "black",
                 fontweight="bold" if np.isfinite(v) and v == best[j] else "normal")
-    ax.set_xticks(range(len(grid.columns)), list(grid.columns), rotation=30, ha="right")
+    ax.set_xticks(range(len(grid.columns)), [_table_label(t) for t in grid.columns],
+                  rotation=30, ha="right")
     ax.set_yticks(range(len(grid.index)), [_label(x) for x in grid.index])
     direction = ("lower is better (reversed colours)" if spec.lower_is_better
                  else "higher is better")
@@ -457,7 +467,7 @@ def search_best_so_far(params: Mapping[str, Any]) -> Any:
         ax.set_xlabel("queried architectures")
         if i % 3 == 0:
             ax.set_ylabel(f"best {target} so far (%)")
-        ax.set_title(f"{table}, {_seeds_note(pd.Series(n_seeds))}")
+        ax.set_title(f"{_table_label(table)}, {_seeds_note(pd.Series(n_seeds))}")
         ax.grid(True)
     _legend_below(fig, handles, ncol=4 if len(cfg["tables"]) == 1 else 6)
     return fig

@@ -91,9 +91,11 @@ SECTIONS: tuple[Section, ...] = (
         "Loss study",
         "Loss functions for predictor-based NAS (Ji et al. 2025)",
         "One GCN per loss (regression mse; ranking hr, lr, mse_sr, listmle; weighted ew, "
-        "mape, warp; piecewise), Kendall tau, Precision@T and N@K over the whole space, and "
-        "the budgeted predictor-guided search. The paper's numbers are second-hand "
-        "(summaries of the paper).",
+        "mape, warp; piecewise with the paper's pair per space: NB201 and DARTS hr->mape, "
+        "NB101 listmle->warp, TransNAS micro hr->warp, Jigsaw mse->ew), Kendall tau, "
+        "Precision@T and N@K over the whole space, and the budgeted predictor-guided "
+        "search. DARTS labels are NB301 surrogate predictions (surrogate_labels). The "
+        "paper's numbers are second-hand (summaries of the paper).",
         (
             _t("loss_study", "Every loss per table and train size."),
             _t("loss_stats", "Mean and 95 % interval over seeds of every metric."),
