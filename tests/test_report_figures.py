@@ -183,10 +183,10 @@ def test_inputs_are_relative_params_paths() -> None:
 MISSING = {
     SCATTER: "nasrank train nb101 type_matrix lenet mse --train-size 424 --seed 0",
     "renas_ktau_vs_train_size": "nasrank evaluate nb101 type_matrix lenet mse",
-    "loss_ktau_vs_train_size": "nasrank evaluate nb201-cifar10 gcn gcn mse",
-    "loss_heatmap_kendall_tau": "nasrank evaluate nb201-cifar10 gcn gcn mse",
-    "loss_heatmap_precision_t": "nasrank evaluate nb201-cifar10 gcn gcn mse",
-    "loss_heatmap_n_at_k": "nasrank evaluate nb201-cifar10 gcn gcn mse",
+    "loss_ktau_vs_train_size": "nasrank evaluate nb101 gcn gcn mse",
+    "loss_heatmap_kendall_tau": "nasrank evaluate nb101 gcn gcn mse",
+    "loss_heatmap_precision_t": "nasrank evaluate nb101 gcn gcn mse",
+    "loss_heatmap_n_at_k": "nasrank evaluate nb101 gcn gcn mse",
     "search_best_so_far": "nasrank search nb201-cifar10/predictor_nas/gcn-gcn-mse",
     "nb101_space_stats": "nasrank stats nb101",
 }

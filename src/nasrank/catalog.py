@@ -3,7 +3,8 @@
 Tables: name -> builder(params) -> DataFrame.
 The builders live with their studies (:mod:`nasrank.experiments`,
 :mod:`nasrank.search.tables`, :mod:`nasrank.families.tables`), the statistics in
-:mod:`nasrank.report.stats` and the comparisons with the papers in
+:mod:`nasrank.report.stats`, paper A's findings tested in :mod:`nasrank.report.findings`
+and the comparisons with the papers in
 :mod:`nasrank.report.compare`; ``nasrank table NAME`` writes any of them as
 ``reports/tables/NAME.{csv,md,tex}``. ``nb101_space_stats`` is written by
 ``nasrank stats nb101`` (it reads the enumerated space, not other tables).
@@ -38,6 +39,7 @@ from nasrank.paths import Paths
 from nasrank.report.compare import COMPARISONS, comparison_inputs
 from nasrank.report.figures import REPORT_FIGURES
 from nasrank.report.figures import figure_inputs as report_figure_inputs
+from nasrank.report.findings import FINDINGS_TABLES, findings_inputs
 from nasrank.report.stats import STATS_TABLES, stats_inputs
 from nasrank.search.tables import SEARCH_TABLES, table_jobs
 
@@ -80,6 +82,8 @@ TABLE_GROUPS: tuple[Group, ...] = (
     Group(FAMILY_TABLES, family_table_inputs,
           lambda params, name: ["families.zero_cost" if name == "zero_cost" else "families"]),
     Group(STATS_TABLES, stats_inputs,
+          _fixed("evaluation", "experiments.loss_study", "search.loss_search")),
+    Group(FINDINGS_TABLES, findings_inputs,
           _fixed("evaluation", "experiments.loss_study", "search.loss_search")),
     Group(COMPARISONS, comparison_inputs, _fixed("experiments", "search")),
 )

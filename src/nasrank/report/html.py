@@ -102,6 +102,9 @@ SECTIONS: tuple[Section, ...] = (
             _t("loss_wins", "Which loss wins where, and whether significantly (Wilcoxon)."),
             _t("loss_ranks", "Average rank of each loss across tables, with Friedman's test."),
             _t("loss_pairwise", "Paired Wilcoxon signed-rank tests between losses per table."),
+            _t("loss_findings", "Paper A's findings (second-hand), each tested on our grids: "
+               "paired Wilcoxon over tables, train sizes and seeds; supports, contradicts "
+               "or inconclusive."),
             _f("loss_ktau_vs_train_size", "Kendall tau vs train size per loss."),
             _f("loss_heatmap_kendall_tau", "Kendall tau, loss x table."),
             _f("loss_heatmap_precision_t", "Precision@T, loss x table."),
