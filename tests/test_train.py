@@ -562,7 +562,9 @@ def test_config_from_params_overrides_and_options() -> None:
                                       train["device"], train["select"], train["protocol"],
                                       train["naslib_test_size"])
     assert gcn.predictor_options == params["predictors"]["gcn"]
-    assert gcn.loss_options == params["losses"]["piecewise"]
+    # the piecewise pair of the table's space (losses.piecewise.by_table.nb201)
+    piecewise = {k: v for k, v in params["losses"]["piecewise"].items() if k != "by_table"}
+    assert gcn.loss_options == {**piecewise, **params["losses"]["piecewise"]["by_table"]["nb201"]}
     assert gcn.run_id == "nb201-cifar10/gcn/gcn/piecewise/n100/s2"
     assert gcn.table == "nb201-cifar10"
 
