@@ -378,8 +378,13 @@ def _md5_of_classes(
 _JOB: dict[str, object] = {}
 
 
+def _set_job(job: dict[str, object]) -> None:
+    """Worker initializer: the arrays every chunk of :func:`_parallel_md5` reads."""
+    _JOB.update(job)
+
+
 def _md5_job(bounds: tuple[int, int]) -> list[str]:
-    """Worker: hash rows ``bounds`` of the job set up by :func:`_parallel_md5` (fork)."""
+    """Worker: hash rows ``bounds`` of the job set up by :func:`_set_job`."""
     lo, hi = bounds
     job = _JOB
     return _md5_of_classes(
@@ -392,20 +397,23 @@ def _parallel_md5(
     mats: np.ndarray, labels: np.ndarray, graph_idx: np.ndarray, lab_idx: np.ndarray,
     history: list[np.ndarray], workers: int,
 ) -> list[str]:
-    """:func:`_md5_of_classes` split over ``workers`` forked processes."""
+    """:func:`_md5_of_classes` split over ``workers`` processes.
+
+    The workers come from a fork server, not a fork of this process: a process that
+    has loaded pyarrow runs jemalloc's background thread, and a fork taken while that
+    thread holds an allocator lock deadlocks the child (seen as a hung
+    ``nasrank enumerate``). The arrays reach each worker once, by its initializer.
+    """
     rows = len(graph_idx)
     if workers <= 1 or rows < 20_000:
         return _md5_of_classes(mats, labels, graph_idx, lab_idx, history)
-    _JOB.update(mats=mats, labels=labels, graph_idx=graph_idx, lab_idx=lab_idx,
-                history=history)
+    job = {"mats": mats, "labels": labels, "graph_idx": graph_idx, "lab_idx": lab_idx,
+           "history": history}
     chunks = 4 * workers
     edges = np.linspace(0, rows, chunks + 1).astype(int)
-    try:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(workers) as pool:
-            parts = pool.map(_md5_job, list(itertools.pairwise(edges.tolist())))
-    finally:
-        _JOB.clear()
+    ctx = multiprocessing.get_context("forkserver")
+    with ctx.Pool(workers, initializer=_set_job, initargs=(job,)) as pool:
+        parts = pool.map(_md5_job, list(itertools.pairwise(edges.tolist())))
     return [h for part in parts for h in part]
 
 
