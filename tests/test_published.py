@@ -29,7 +29,7 @@ HEADERS = {
     "loss_search": "table,method,search,target,pool_size,n_labelled,budget,n_seeds,"
                    "accuracy_mean,accuracy_std,percentile_mean,percentile_std,"
                    "best_rank_median,best_rank_min",
-    "loss_study": "table,loss,train_size,n_seeds,kendall_tau_mean,kendall_tau_std,"
+    "loss_study": "table,surrogate_labels,loss,train_size,n_seeds,kendall_tau_mean,kendall_tau_std,"
                   "spearman_mean,spearman_std,precision_t_0.5_mean,precision_t_0.5_std,"
                   "n_at_10_mean,n_at_10_std",
 }
@@ -303,8 +303,8 @@ def test_loss_search_compares_test_error(params: dict) -> None:
 
 def test_loss_study_sets_both_backbones_beside_ours(params: dict) -> None:
     _write_csv(params, "loss_study", [
-        "nb201-cifar10,hr,100,1,0.7075,,0.8897,,0.0513,,167.0000,",
-        "nb201-cifar10,lr,100,1,0.7011,,0.8871,,0.0128,,224.0000,"])
+        "nb201-cifar10,False,hr,100,1,0.7075,,0.8897,,0.0513,,167.0000,",
+        "nb201-cifar10,False,lr,100,1,0.7011,,0.8871,,0.0128,,224.0000,"])
     df = COMPARISONS["loss_study_vs_published"](params)
     assert df["predictor_published"].tolist() == ["mlp", "pinat"]
     assert df["precision_t_0.5_mean_pct_diff"].tolist() == pytest.approx([5.13 - 22.15,
@@ -321,8 +321,8 @@ def test_our_tables_note_leads_the_comparisons_note(params: dict) -> None:
     note = "kendall_tau: no value in 1 of 2 seeds, undefined (constant predictions or labels)"
     path.write_text("\n".join([
         HEADERS["loss_study"] + ",n_nan_kendall_tau,note",
-        f'nb201-cifar10,hr,100,2,0.7075,,0.8897,,0.0513,,167.0000,,1,"{note}"',
-        "nb201-cifar10,lr,100,2,0.7011,,0.8871,,0.0128,,224.0000,,0,"]) + "\n",
+        f'nb201-cifar10,False,hr,100,2,0.7075,,0.8897,,0.0513,,167.0000,,1,"{note}"',
+        "nb201-cifar10,False,lr,100,2,0.7011,,0.8871,,0.0128,,224.0000,,0,"]) + "\n",
         encoding="utf-8")
     df = COMPARISONS["loss_study_vs_published"](params)
     assert list(df.columns).count("note") == 1 and df.columns[-1] == "note"
@@ -335,7 +335,7 @@ def test_our_tables_note_leads_the_comparisons_note(params: dict) -> None:
 
 
 def test_no_match_gives_an_empty_table(params: dict) -> None:
-    _write_csv(params, "loss_study", ["nbmacro,ew,100,1,0.7567,,0.9223,,0.0500,,24.0000,"])
+    _write_csv(params, "loss_study", ["nbmacro,False,ew,100,1,0.7567,,0.9223,,0.0500,,24.0000,"])
     df = COMPARISONS["loss_study_vs_published"](params)
     assert df.empty and "kendall_tau_mean_diff" in df.columns
 
