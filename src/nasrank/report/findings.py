@@ -33,15 +33,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nasrank.experiments import metrics_inputs
 from nasrank.report.stats import (
     ALPHA,
     LOSS_FAMILIES,
     _runs_frame,
-    _search_inputs,
-    _study_runs,
     higher_is_better,
     paired_wilcoxon,
+    stats_inputs,
     study_metrics,
 )
 from nasrank.search.jobs import search_jobs
@@ -97,12 +95,11 @@ CLAIMS: tuple[Claim, ...] = (
 
 
 def _metric_key(params: dict[str, Any], metric: str) -> str:
-    ev = params["evaluation"]
-    if metric == "precision_t":
-        return next(m for m in study_metrics(params) if m.startswith("precision_t_"))
-    if metric == "n_at_k":
-        return f"n_at_{ev['n_at_k'][0]}"
-    return metric
+    """The metrics-file key: ``precision_t`` / ``n_at_k`` at the first T / K."""
+    prefix = {"precision_t": "precision_t_", "n_at_k": "n_at_"}.get(metric)
+    if prefix is None:
+        return metric
+    return next(m for m in study_metrics(params) if m.startswith(prefix))
 
 
 def _side(wide: pd.DataFrame, side: str, other: str) -> pd.Series | None:
@@ -119,11 +116,11 @@ def _side(wide: pd.DataFrame, side: str, other: str) -> pd.Series | None:
     return wide[cols].mean(axis=1, skipna=False)
 
 
-def _study_cells(params: dict[str, Any], metric: str, sizes: str) -> tuple[pd.DataFrame,
-                                                                          list[int]]:
-    """Loss-study cells (table, train size, seed) x losses for ``metric``."""
-    frame = _runs_frame(params)
-    frame = frame[frame["metric"] == metric]
+def _study_cells(runs: pd.DataFrame, metric: str, sizes: str) -> tuple[pd.DataFrame,
+                                                                      list[int]]:
+    """Loss-study cells (table, train size, seed) x losses for ``metric``, from the
+    runs' values (:func:`nasrank.report.stats._runs_frame`)."""
+    frame = runs[runs["metric"] == metric]
     all_sizes = sorted(frame["train_size"].unique().tolist())
     chosen = {"smallest": all_sizes[:1], "largest": all_sizes[-1:]}.get(sizes, all_sizes)
     frame = frame[frame["train_size"].isin(chosen)]
@@ -158,6 +155,7 @@ def _verdict(p: float, diff: float, higher: bool) -> str:
 def loss_findings(params: dict[str, Any]) -> pd.DataFrame:
     """One row per comparison of :data:`CLAIMS` (see the module docstring)."""
     rows = []
+    runs = _runs_frame(params)  # every metrics file read once
     study: dict[tuple[str, str], tuple[pd.DataFrame, list[int]]] = {}
     search = None
     for c in CLAIMS:
@@ -169,7 +167,7 @@ def loss_findings(params: dict[str, Any]) -> pd.DataFrame:
             wide, sizes = search, []
         else:
             if (metric, c.sizes) not in study:
-                study[(metric, c.sizes)] = _study_cells(params, metric, c.sizes)
+                study[(metric, c.sizes)] = _study_cells(runs, metric, c.sizes)
             wide, sizes = study[(metric, c.sizes)]
         row = {"claim": c.claim, "side_a": c.side_a, "side_b": c.side_b, "metric": metric,
                "higher_is_better": higher,
@@ -209,8 +207,7 @@ def loss_findings(params: dict[str, Any]) -> pd.DataFrame:
 
 def findings_inputs(params: dict[str, Any], name: str = "loss_findings") -> list[str]:
     """The loss study's metrics directories and the loss search's result directories."""
-    return (metrics_inputs(params, _study_runs(params))
-            + _search_inputs(params))
+    return stats_inputs(params, "loss_stats") + stats_inputs(params, "search_stats")
 
 
 #: table name -> builder
