@@ -432,7 +432,7 @@ def bench_batching(fitted: Any, x: np.ndarray, rows: int | None, passes: int,
         return min(times), times, out
 
     one_s, one_times, ref = best_of(lambda: fitted.predict(x))
-    from nasrank.train import PREDICT_BATCH
+    from nasrank.train import predict_batch
 
     rows_out: list[dict[str, Any]] = [{
         "batch": "all (one call)", "calls": 1, "wall_s_per_pass": [round(t, 4) for t in
@@ -457,8 +457,8 @@ def bench_batching(fitted: Any, x: np.ndarray, rows: int | None, passes: int,
         })
     return {
         "timed": "FittedPredictor.predict (feature scaling, eval-mode no_grad forward in "
-                 f"chunks of at most {PREDICT_BATCH}, label scaling back) of the part-1 "
-                 "LeNet; best of the passes",
+                 f"chunks of at most {predict_batch(fitted.device)}, label scaling back) of "
+                 "the part-1 LeNet; best of the passes",
         "n_archs": n,
         "subset": subset,
         "passes": passes,

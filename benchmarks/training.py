@@ -319,10 +319,11 @@ def inference_throughput(x: np.ndarray, device: str, seed: int, passes: int
     import torch
 
     from nasrank.predictors import get_predictor
-    from nasrank.train import PREDICT_BATCH, predict_torch
+    from nasrank.train import predict_batch, predict_torch
 
     model = get_predictor("lenet", SHAPE, seed=seed).to(device)
-    predict_torch(model, x[:PREDICT_BATCH], device)  # warm-up (kernels, allocator)
+    batch = predict_batch(device)
+    predict_torch(model, x[:batch], device)  # warm-up (kernels, allocator)
     sync(device)
     n = x.shape[0]
     times = []
@@ -336,9 +337,9 @@ def inference_throughput(x: np.ndarray, device: str, seed: int, passes: int
     flops = forward_flops(model)
     result: dict[str, Any] = {
         "timed": "nasrank.train.predict_torch: eval mode, torch.no_grad, batches of "
-                 f"{PREDICT_BATCH}, numpy float32 in -> device -> numpy float64 out; "
+                 f"{batch}, numpy float32 in -> device -> numpy float64 out; "
                  "file reading excluded",
-        "batch": PREDICT_BATCH,
+        "batch": batch,
         "n_archs": n,
         "passes": passes,
         "wall_s_per_pass": [round(t, 3) for t in times],
@@ -359,8 +360,7 @@ def inference_throughput(x: np.ndarray, device: str, seed: int, passes: int
             for _ in range(passes):
                 sync(device)
                 t0 = time.perf_counter()
-                preds = [model(xd[i : i + PREDICT_BATCH])[0] for i in range(0, n,
-                                                                               PREDICT_BATCH)]
+                preds = [model(xd[i : i + batch])[0] for i in range(0, n, batch)]
                 torch.cat(preds)
                 sync(device)
                 dev_times.append(time.perf_counter() - t0)

@@ -100,14 +100,18 @@ def test_grids_follow_params_order_and_counts(repo_params: dict[str, Any]) -> No
 def test_all_runs_dedupes(repo_params: dict[str, Any]) -> None:
     n_renas = len(experiment_runs(repo_params, "renas_variants"))
     n_loss = len(experiment_runs(repo_params, "loss_study"))
+    ablation = {r.run_id for r in experiment_runs(repo_params, "loss_ablation")}
+    shared = ablation & {r.run_id for r in experiment_runs(repo_params, "loss_study")}
+    assert shared  # the ablations' references are loss-study runs, trained once
     runs = all_runs(repo_params)
-    assert len(runs) == n_renas + n_loss  # no overlap in the default grids
+    assert len(runs) == n_renas + n_loss + len(ablation) - len(shared)
     assert len({r.run_id for r in runs}) == len(runs)
 
     p = copy.deepcopy(repo_params)
     study = p["experiments"]["loss_study"]
+    del p["experiments"]["loss_ablation"]
     p["experiments"]["renas_variants"].update(
-        bench="nbmacro", task=None, predictor=study["predictor"],
+        bench="nbgraph", task="cora", predictor=study["predictor"],
         variants={"x": {"encoding": study["encoding"], "loss": study["losses"][0]},
                   "y": {"encoding": study["encoding"], "loss": "l1"}},
         train_sizes=[study["train_sizes"][0]], seeds=[study["seeds"][0]])
@@ -148,7 +152,7 @@ def test_unknown_experiment(repo_params: dict[str, Any]) -> None:
 
 
 def test_tables_registry() -> None:
-    assert set(TABLES) == {"renas_ktau_vs_train_size", "loss_study"}
+    assert set(TABLES) == {"renas_ktau_vs_train_size", "loss_study", "loss_ablation"}
     assert {exp for exp, _ in TABLES.values()} == set(EXPERIMENTS)
 
 
@@ -345,8 +349,9 @@ def test_dvc_train_params_exist_for_tree_runs(repo_params: dict[str, Any]) -> No
     assert len(train["foreach"]) == len(sweep_jobs(p))
     for key, item in train["foreach"].items():
         for template in train["do"]["params"]:
-            name = template.replace("${item.loss}", item["loss"]).replace(
-                "${item.predictor}", item["predictor"])
+            name = template
+            for field, value in item.items():
+                name = name.replace(f"${{item.{field}}}", str(value))
             assert _has_key(p, name), f"{key}: params key {name!r} is not in params.yaml"
 
 

@@ -206,7 +206,7 @@ def nb101_params(nb101_root: Path, tmp_path: Path) -> dict[str, Any]:
 
 
 def test_default_renas_jobs() -> None:
-    """Tables 3, 4 and 6 share the v4-random-all job: 4 + 2 + 1 jobs, in params order."""
+    """Tables 3, 4 and 6 share the v4-random-all job: 6 + 2 + 1 jobs, in params order."""
     params = repo_params()
     cfg = params["search"]["renas"]
     jobs = search_jobs(params, "renas")
@@ -216,6 +216,8 @@ def test_default_renas_jobs() -> None:
         f"{stem}/renas_tensor-lenet-mse-random-all-n{n}",
         f"{stem}/type_matrix-lenet-lr-random-all-n{n}",
         f"{stem}/renas_tensor-lenet-lr-random-all-n{n}",
+        f"{stem}/type_matrix-lenet-renas-random-all-n{n}",
+        f"{stem}/renas_tensor-lenet-renas-random-all-n{n}",
         f"{stem}/renas_tensor-lenet-lr-params-all-n{n}",
         f"{stem}/renas_tensor-lenet-lr-flops-all-n{n}",
         f"{stem}/renas_tensor-lenet-lr-random-io1_conv3x3-n{n}",
@@ -255,7 +257,7 @@ def test_all_jobs_once_with_unique_keys() -> None:
     is unique, and so is the DVC stage named after it."""
     params = repo_params()
     jobs = search_jobs(params)
-    assert len(jobs) == 7 + 11
+    assert len(jobs) == 9 + 11
     assert jobs == search_jobs(params, "renas") + search_jobs(params, "loss_search")
     keys = [j.key for j in jobs]
     stages = [search_job(params, j).stage for j in jobs]

@@ -189,6 +189,20 @@ def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[st
     for key, names in tables.items():
         for name in names:
             check_table(name, f"{source}: {key}")
+    losses = list(schema()["$defs"]["loss"]["enum"])  # = the registry (tested)
+    for name in params.get(LOSS_VARIANTS) or {}:
+        if name in losses:
+            raise ConfigError(f"{source}: {LOSS_VARIANTS}.{name} is the name of a loss; a "
+                              "variant needs a name of its own")
+    if "loss_ablation" in exp:
+        for name in exp["loss_ablation"]["tables"]:
+            check_table(name, f"{source}: experiments.loss_ablation.tables")
+        known = [*losses, *(params.get(LOSS_VARIANTS) or {})]
+        for ablation, names in exp["loss_ablation"]["ablations"].items():
+            for name in names:
+                if name not in known:
+                    raise UnknownNameError(f"loss or loss variant ({source}: experiments."
+                                           f"loss_ablation.ablations.{ablation})", name, known)
     for loss, opts in params["losses"].items():
         for name in (opts or {}).get(BY_TABLE) or {}:
             where = f"{source}: losses.{loss}.{BY_TABLE}"
@@ -205,13 +219,29 @@ def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[st
 
 #: the key of a loss's options that holds its per-benchmark or per-table changes
 BY_TABLE = "by_table"
+#: params.yaml's section of named loss variants (:func:`resolve_loss`)
+LOSS_VARIANTS = "loss_variants"
+
+
+def resolve_loss(params: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
+    """The loss behind ``name`` and the options a variant changes.
+
+    ``name`` is a loss of the registry (no changes) or a key of params.yaml's
+    ``loss_variants``: a loss with some options changed (``warp_accuracy: {loss: warp,
+    options: {weights: accuracy}}``), trained and reported under its own name.
+    """
+    variant = (params.get(LOSS_VARIANTS) or {}).get(name)
+    if variant is None:
+        return name, {}
+    return variant["loss"], dict(variant["options"])
 
 
 def loss_options_for(params: dict[str, Any], loss: str, table: str,
                      source: str = "params.yaml") -> dict[str, Any]:
-    """The options of ``loss`` for runs on ``table``: ``losses.<loss>`` with its
-    ``by_table`` entries applied, the benchmark's first, then the table's own (paper A's
-    piecewise pair depends on the space, and on TransNAS micro on the task).
+    """The options of ``loss`` (a loss or a loss variant) for runs on ``table``:
+    ``losses.<loss>`` with its ``by_table`` entries applied, the benchmark's first, then
+    the table's own (paper A's piecewise pair depends on the space, and on TransNAS micro
+    on the task), then a variant's changes.
 
     A loss with a ``by_table`` mapping must name every table it runs on, by its
     benchmark or its id: a table left out would silently get the common settings.
@@ -221,19 +251,20 @@ def loss_options_for(params: dict[str, Any], loss: str, table: str,
     """
     from nasrank.paths import TableId
 
-    opts = dict(params["losses"].get(loss) or {})
+    base, changes = resolve_loss(params, loss)
+    opts = dict(params["losses"].get(base) or {})
     by_table = opts.pop(BY_TABLE, None)
-    if by_table is None:
-        return opts
-    table = TableId(table)
-    entries = [by_table[k] for k in dict.fromkeys((table.bench, str(table))) if k in by_table]
-    if not entries:
-        raise ConfigError(f"{source}: losses.{loss}.{BY_TABLE} has no entry for table "
-                          f"{str(table)!r} (nor its benchmark {table.bench!r}); it names "
-                          f"{', '.join(map(repr, by_table))}")
-    for entry in entries:
-        opts.update(entry or {})
-    return opts
+    if by_table is not None:
+        table = TableId(table)
+        entries = [by_table[k] for k in dict.fromkeys((table.bench, str(table)))
+                   if k in by_table]
+        if not entries:
+            raise ConfigError(f"{source}: losses.{base}.{BY_TABLE} has no entry for table "
+                              f"{str(table)!r} (nor its benchmark {table.bench!r}); it "
+                              f"names {', '.join(map(repr, by_table))}")
+        for entry in entries:
+            opts.update(entry or {})
+    return {**opts, **changes}
 
 
 def check_table(name: str, where: str) -> None:

@@ -32,7 +32,7 @@ from nasrank.errors import ConfigError, NasrankError
 from nasrank.metrics import finite_or_nan, missing_note, warning_causes
 from nasrank.paths import Paths, TableId
 
-EXPERIMENTS = ("renas_variants", "loss_study")
+EXPERIMENTS = ("renas_variants", "loss_study", "loss_ablation")
 # Metrics summarised in the tables (mean and std over seeds).
 RENAS_METRICS = ("kendall_tau",)
 LOSS_STUDY_METRICS = ("kendall_tau", "spearman", "precision_t_0.5", "n_at_10")
@@ -88,6 +88,19 @@ def experiment_runs(params: dict[str, Any], name: str) -> list[Run]:
             Run(TableId(table), cfg["encoding"], cfg["predictor"], loss, size, seed)
             for table in cfg["tables"]
             for loss in cfg["losses"]
+            for size in cfg["train_sizes"]
+            for seed in cfg["seeds"]
+        ]
+    if name == "loss_ablation":
+        # optional: every loss of its ablations once (a loss in two ablations trains once)
+        cfg = exp.get(name)
+        if cfg is None:
+            return []
+        losses = list(dict.fromkeys(lo for group in cfg["ablations"].values() for lo in group))
+        return [
+            Run(TableId(table), cfg["encoding"], cfg["predictor"], loss, size, seed)
+            for table in cfg["tables"]
+            for loss in losses
             for size in cfg["train_sizes"]
             for seed in cfg["seeds"]
         ]
@@ -256,7 +269,88 @@ def loss_study_table(params: dict[str, Any]) -> pd.DataFrame:
                       LOSS_STUDY_METRICS)
 
 
+def _differing_options(configs: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Per loss, ``key=value`` of the loss options that differ within its ablation (the
+    keys any two members disagree on, shown for every member, the reference included)."""
+    keys = sorted({k for c in configs.values() for k in c})
+    differ = [k for k in keys if len({json.dumps(c.get(k), sort_keys=True)
+                                      for c in configs.values()}) > 1]
+    return {name: ", ".join(f"{k}={c.get(k)}" for k in differ) for name, c in configs.items()}
+
+
+def loss_ablation_table(params: dict[str, Any]) -> pd.DataFrame:
+    """One ablation per loss option (``experiments.loss_ablation.ablations``): per table,
+    train size and loss, the options that differ within the ablation, and per metric the
+    mean and 95 % interval over seeds, and the paired Wilcoxon test over seeds against
+    the ablation's first loss (the reference: params.yaml's own setting), whose mean
+    difference is ``<metric>_diff`` (loss minus reference) and p-value ``<metric>_p``.
+
+    Metrics: Kendall tau, the first Precision@T and the first N@K of ``evaluation``. The
+    options are the runs' own (their metrics files' configs) completed with the loss's
+    defaults, so the table states what was trained.
+    """
+    from nasrank.losses import get_loss
+    from nasrank.report.stats import mean_ci, paired_wilcoxon
+
+    cfg = params["experiments"].get("loss_ablation")
+    if cfg is None:
+        raise ConfigError("params.yaml has no experiments.loss_ablation")
+    ev = params["evaluation"]
+    metrics = ["kendall_tau", f"precision_t_{float(ev['precision_t'][0]):g}",
+               f"n_at_{int(ev['n_at_k'][0])}"]
+    runs = experiment_runs(params, "loss_ablation")
+    values: dict[tuple[str, str, int], dict[str, dict[int, float]]] = {}
+    options: dict[tuple[str, str], dict[str, Any]] = {}
+    surrogate: dict[str, bool] = {}
+    for r in runs:
+        path = metrics_path(params, r)
+        if not path.is_file():
+            raise NasrankError(f"{path} is missing; run `nasrank evaluate {r.table} "
+                               f"{r.encoding} {r.predictor} {r.loss} --train-size "
+                               f"{r.train_size} --seed {r.seed}` first")
+        with open(path, encoding="utf-8") as f:
+            report = json.load(f)
+        vals, _ = finite_or_nan(report["metrics"], metrics, path="metrics",
+                                warnings=warning_causes(report))
+        per_metric = values.setdefault((str(r.table), r.loss, r.train_size), {})
+        for m in metrics:
+            per_metric.setdefault(m, {})[r.seed] = float(vals[m])
+        if (str(r.table), r.loss) not in options:
+            config = report["config"]
+            options[(str(r.table), r.loss)] = dict(
+                get_loss(config["loss"], **config.get("loss_options", {})).options)
+        surrogate[str(r.table)] = bool(report["config"].get("surrogate_labels", False))
+    rows = []
+    for ablation, members in cfg["ablations"].items():
+        for table in cfg["tables"]:
+            shown = _differing_options({lo: options[(table, lo)] for lo in members})
+            for size in cfg["train_sizes"]:
+                ref = values[(table, members[0], size)]
+                for loss in members:
+                    cell = values[(table, loss, size)]
+                    row: dict[str, Any] = {
+                        "ablation": ablation, "table": table,
+                        "surrogate_labels": surrogate[table], "train_size": size,
+                        "loss": loss, "reference": loss == members[0],
+                        "options": shown[loss]}
+                    notes = []
+                    for m in metrics:
+                        finite = [v for v in cell[m].values() if math.isfinite(v)]
+                        mean, half = mean_ci(finite)
+                        row.update({f"{m}_mean": mean, f"{m}_ci95": half})
+                        test = paired_wilcoxon(cell[m], ref[m]) if loss != members[0] else None
+                        row.update({f"{m}_diff": test.mean_diff if test else math.nan,
+                                    f"{m}_p": test.p_value if test else math.nan})
+                        if test and test.note:
+                            notes.append(f"{m}: {test.note}")
+                    row["n_seeds"] = len(cell[metrics[0]])
+                    row["note"] = "; ".join(notes)
+                    rows.append(row)
+    return pd.DataFrame(rows)
+
+
 TABLES = {
     "renas_ktau_vs_train_size": ("renas_variants", renas_table),
     "loss_study": ("loss_study", loss_study_table),
+    "loss_ablation": ("loss_ablation", loss_ablation_table),
 }

@@ -187,9 +187,18 @@ def check_job(params: Params) -> Job:
 
 
 def sweep_job(params: Params, table: str, bench: str, encoding: str, predictor: str,
-              loss: str, train_sizes: str, seeds: str) -> Job:
-    """One sweep (:class:`nasrank.experiments.Sweep`): its runs trained and evaluated."""
+              loss: str, train_sizes: str, seeds: str, loss_base: str | None = None,
+              loss_entry: str | None = None) -> Job:
+    """One sweep (:class:`nasrank.experiments.Sweep`): its runs trained and evaluated.
+
+    ``loss`` may be a loss variant: its params are the base loss's ``losses.<base>``
+    (``loss_base``) and its own ``loss_variants.<loss>`` (``loss_entry``; a plain loss's
+    entry is ``losses.<loss>`` again), filled in from params.yaml unless given (the
+    dvc.yaml template passes placeholders).
+    """
     p = _paths(params)
+    if loss_base is None or loss_entry is None:
+        loss_base, loss_entry = _loss_keys(params, loss)
     sweep = f"{table}/{encoding}/{predictor}/{loss}"
     return Job(
         "sweep", sweep,
@@ -198,9 +207,20 @@ def sweep_job(params: Params, table: str, bench: str, encoding: str, predictor: 
         (f"{p.processed_dir}/{table}.parquet", str(p.features(bench, encoding))),
         (Output(str(p.models(sweep)), measured=("timing.json",), directory=True),
          Output(str(p.metrics(sweep)), cache=False, kind="metrics", directory=True)),
-        ("train", f"losses.{loss}", f"predictors.{predictor}", "evaluation"),
+        tuple(dict.fromkeys(("train", f"losses.{loss_base}", loss_entry,
+                             f"predictors.{predictor}", "evaluation"))),
         fields={"table": table, "bench": bench, "encoding": encoding, "predictor": predictor,
-                "loss": loss, "train_sizes": train_sizes, "seeds": seeds})
+                "loss": loss, "loss_base": loss_base, "loss_entry": loss_entry,
+                "train_sizes": train_sizes, "seeds": seeds})
+
+
+def _loss_keys(params: Params, loss: str) -> tuple[str, str]:
+    """A loss's base loss and its own params.yaml entry: ``(loss, "losses.<loss>")``
+    for a loss, ``(base, "loss_variants.<loss>")`` for a loss variant."""
+    from nasrank.config import LOSS_VARIANTS, resolve_loss
+
+    base, _ = resolve_loss(dict(params), loss)
+    return base, f"losses.{loss}" if base == loss else f"{LOSS_VARIANTS}.{loss}"
 
 
 def _sweep(params: Params, sweep: Sweep) -> Job:
@@ -218,7 +238,9 @@ def search_job(params: Params, job: SearchJob) -> Job:
         inputs.append(str(p.features(job.bench, job.encoding)))
     keys = [f"search.algorithms.{job.search}", f"search.{job.experiment}"]
     if job.predictor is not None:
-        keys += ["train", f"losses.{job.loss}", f"predictors.{job.predictor}"]
+        base, entry = _loss_keys(params, job.loss)
+        keys += list(dict.fromkeys(["train", f"losses.{base}", entry,
+                                    f"predictors.{job.predictor}"]))
     if job.experiment == "renas":
         keys += ["experiments.renas_variants.variants", "encodings.renas_tensor"]
     return Job("search", job.key, ("search", job.key), tuple(inputs),
@@ -386,7 +408,7 @@ def check_losses(params: Params, source: str = "params.yaml") -> None:
     Raises:
         ConfigError: naming the grid, the table and the loss's key.
     """
-    from nasrank.config import loss_options_for
+    from nasrank.config import LOSS_VARIANTS, loss_options_for, resolve_loss
     from nasrank.errors import ConfigError, NasrankError
     from nasrank.losses import get_loss
 
@@ -398,9 +420,11 @@ def check_losses(params: Params, source: str = "params.yaml") -> None:
             uses.setdefault((job.table, job.loss), (f"search.{job.experiment}",
                                                      job.loss_options))
     for (table, loss), (grid, overrides) in uses.items():
+        base, _ = resolve_loss(dict(params), loss)
+        key = f"losses.{loss}" if base == loss else f"{LOSS_VARIANTS}.{loss}"
         try:
-            get_loss(loss, **{**loss_options_for(dict(params), loss, table, source),
+            get_loss(base, **{**loss_options_for(dict(params), loss, table, source),
                               **overrides})
         except NasrankError as exc:
-            raise ConfigError(f"{source}: {grid}, table {str(table)!r}, losses.{loss}: "
+            raise ConfigError(f"{source}: {grid}, table {str(table)!r}, {key}: "
                               f"{str(exc).removeprefix(source + ': ')}") from None

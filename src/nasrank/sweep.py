@@ -486,8 +486,9 @@ def _epoch_masks(gens: list[Any], step_sites: list[list[tuple[tuple[int, ...], f
         row = []
         for shape, p in sites:
             k = math.prod(shape)
-            keep = u[:, off:off + k] >= p
-            row.append(torch.where(keep, 1.0 / (1.0 - p), 0.0).reshape(len(gens), *shape))
+            # 0 or 1/(1-p) (the bytes torch.where gives, in half its time)
+            mask = (u[:, off:off + k] >= p).to(u.dtype).mul_(1.0 / (1.0 - p))
+            row.append(mask.reshape(len(gens), *shape))
             off += k
         out.append(row)
     return out
@@ -635,6 +636,14 @@ def _replace_dir(tmp: Path, dest: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _config_fields(cfg: Any) -> dict[str, Any]:
+    """The run config as config.json records it: ``loss_variant`` only for a variant."""
+    fields = asdict(cfg)
+    if fields.get("loss_variant") is None:
+        fields.pop("loss_variant", None)
+    return fields
+
+
 def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = True
               ) -> list[dict[str, Any]]:
     """Train every run of the sweep, predict all labelled architectures, write each run.
@@ -680,7 +689,7 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
                 "y_true": pa.array(y, pa.float64()),
                 "y_pred": pa.array(y_pred, pa.float64()),
             })
-            config = {**asdict(cfg), "run_id": cfg.run_id, "target": target,
+            config = {**_config_fields(cfg), "run_id": cfg.run_id, "target": target,
                       "n_labelled": len(ids),
                       "n_test": len(test_idx), "nasrank_version": __version__,
                       "device_kind": fp.device.split(":")[0],

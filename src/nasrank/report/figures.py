@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nasrank.errors import NasrankError, UnknownNameError
+from nasrank.errors import ConfigError, NasrankError, UnknownNameError
 from nasrank.experiments import Run, _load, experiment_runs, metrics_inputs, sweep_of
 from nasrank.metrics import mean_ci_half
 from nasrank.paths import Paths, TableId
@@ -345,6 +345,86 @@ def loss_ktau_vs_train_size(params: Mapping[str, Any]) -> Any:
     return fig
 
 
+def _switch_ablation(params: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The ablation of ``experiments.loss_ablation`` whose losses are all the piecewise
+    loss (its switch point varied).
+
+    Raises:
+        ConfigError: there is none.
+    """
+    from nasrank.config import resolve_loss
+
+    cfg = params["experiments"].get("loss_ablation") or {}
+    for name, losses in (cfg.get("ablations") or {}).items():
+        if all(resolve_loss(dict(params), lo)[0] == "piecewise" for lo in losses):
+            return name, list(losses)
+    raise ConfigError("params.yaml: experiments.loss_ablation has no ablation of piecewise "
+                      "losses only (the switch-point sensitivity figure needs one)")
+
+
+def _switch_runs(params: Mapping[str, Any]) -> list[Run]:
+    losses = set(_switch_ablation(params)[1])
+    return [r for r in experiment_runs(dict(params), "loss_ablation") if r.loss in losses]
+
+
+def loss_piecewise_switch(params: Mapping[str, Any]) -> Any:
+    """The piecewise loss's sensitivity to its switch point: each metric against the
+    epoch at which it switches from its first loss to its second, per table and train
+    size (paper A gives no switch point; nasrank's default is marked)."""
+    from nasrank.train import config_from_params
+
+    cfg = params["experiments"]["loss_ablation"]
+    _, losses = _switch_ablation(params)
+    df = _metrics(params, _switch_runs(params))
+    switch: dict[tuple[str, str], float] = {}
+    pairs: dict[str, str] = {}
+    for table in cfg["tables"]:
+        t = TableId(table)
+        for lo in losses:
+            run = config_from_params(dict(params), bench=t.bench, task=t.task,
+                                     encoding=cfg["encoding"], predictor=cfg["predictor"],
+                                     loss=lo, train_size=1, seed=0)
+            switch[(table, lo)] = float(run.loss_options["switch_epoch"])
+            pairs[table] = (f"{_label(run.loss_options['first'])}->"
+                            f"{_label(run.loss_options['second'])}")
+            epochs = run.epochs
+    df["switch_epoch"] = [switch[(str(t), lo)] for t, lo in zip(df["table"], df["loss"],
+                                                                strict=True)]
+    default = config_from_params(dict(params), bench=TableId(cfg["tables"][0]).bench,
+                                 task=TableId(cfg["tables"][0]).task,
+                                 encoding=cfg["encoding"], predictor=cfg["predictor"],
+                                 loss="piecewise", train_size=1, seed=0
+                                 ).loss_options.get("switch_epoch")
+    metrics = [("kendall_tau", "Kendall tau"),
+               (f"precision_t_{_first_t(params):g}", f"Precision@T, T = {_first_t(params):g} %"),
+               (f"n_at_{_first_k(params)}", f"N@{_first_k(params)} (lower is better)")]
+    fig, axes = _panels(len(metrics), 3, DOUBLE_COLUMN, 2.6)
+    handles: list[Any] = []
+    colours = [LOSS_COLOURS[k] for k in ("piecewise", "hr", "mape", "warp", "mse", "lr")]
+    for i, (ax, (metric, label)) in enumerate(zip(axes, metrics, strict=True)):
+        summary = _summary(df, ["table", "train_size", "switch_epoch"], metric)
+        for j, ((table, size), g) in enumerate(summary.groupby(["table", "train_size"],
+                                                               sort=False)):
+            g = g.sort_values("switch_epoch")
+            line = _line(ax, g["switch_epoch"].to_numpy(), g["mean"].to_numpy(),
+                         g["half"].to_numpy(), colours[j % len(colours)],
+                         marker=MARKERS[j % len(MARKERS)],
+                         label=f"{_table_label(str(table))} ({pairs[str(table)]}), "
+                               f"n = {size}")
+            if i == 0:
+                handles.append(line)
+        if default is not None:
+            ax.axvline(float(default), color="0.5", ls=":", lw=1)
+        ax.set_xlabel(f"switch epoch (of {epochs})")
+        ax.set_ylabel(label)
+        ax.grid(True)
+    _legend_below(fig, handles, ncol=min(len(handles), 2))
+    seeds = _seeds_note(_summary(df, ["table", "train_size", "loss"], "kendall_tau")["n"])
+    fig.suptitle(f"Piecewise loss: sensitivity to the switch point ({cfg['predictor']} "
+                 f"predictor, {seeds}; dotted: params.yaml's switch epoch)")
+    return fig
+
+
 @dataclass(frozen=True)
 class Heatmap:
     """One loss x table heatmap: the metrics-file key and how to show it."""
@@ -540,6 +620,8 @@ FIGURES: dict[str, ReportFigure] = {
         loss_ktau_vs_train_size,
         lambda p: _metrics_files(experiment_runs(dict(p), "loss_study"), p)),
     **{f"loss_heatmap_{key}": _heatmap_figure(key) for key in HEATMAPS},
+    "loss_piecewise_switch": ReportFigure(
+        loss_piecewise_switch, lambda p: _metrics_files(_switch_runs(p), p)),
     "search_best_so_far": ReportFigure(
         search_best_so_far,
         lambda p: [job.output_dir(Paths.of(p)) for job in _search_jobs(p)]),

@@ -70,7 +70,7 @@ SECTIONS: tuple[Section, ...] = (
                "use of conv3x3 (ReNAS Table 5)."),
             _f("nb101_space_stats", "Models, best and average accuracy per input->output "
                "distance, with and without conv3x3."),
-            _t("renas_ktau_vs_train_size", "Kendall tau of the predictor variants v1-v4 per "
+            _t("renas_ktau_vs_train_size", "Kendall tau of the predictor variants v1-v6 per "
                "training-set size (ReNAS Table 2)."),
             _t("renas_ktau_vs_train_size_vs_published", "Ours beside ReNAS Table 2."),
             _f("renas_ktau_vs_train_size", "Kendall tau vs training-set size per variant."),
@@ -105,6 +105,13 @@ SECTIONS: tuple[Section, ...] = (
             _t("loss_findings", "Paper A's findings (second-hand), each tested on our grids: "
                "paired Wilcoxon over tables, train sizes and seeds; supports, contradicts "
                "or inconclusive."),
+            _t("loss_ablation", "One ablation per loss option on one task (HR's margin, "
+               "MAPE's lower bound, WARP's rank or accuracy weights, EW's BOGCN or exp(y-1) "
+               "form, the piecewise switch epoch): mean and 95 % interval over seeds, and "
+               "the paired Wilcoxon test against params.yaml's own setting."),
+            _f("loss_piecewise_switch", "Piecewise loss: Kendall tau, Precision@T and N@K vs "
+               "the switch epoch per table and train size (dotted: params.yaml's switch "
+               "point)."),
             _f("loss_ktau_vs_train_size", "Kendall tau vs train size per loss."),
             _f("loss_heatmap_kendall_tau", "Kendall tau, loss x table."),
             _f("loss_heatmap_precision_t", "Precision@T, loss x table."),
