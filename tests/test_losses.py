@@ -289,7 +289,14 @@ def test_renas_against_reference(opts, ref_kw, smooth):
         assert torch.autograd.gradcheck(lambda p, f: loss(p, target, f), (pred, feats))
 
 
-def test_renas_sampled_triplets_match_reference():
+@pytest.mark.parametrize("all_pairs", [True, False])
+def test_renas_sampled_triplets_match_reference(all_pairs: bool,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways to the triplets' distances (all B x B pairs of a small batch, or only the
+    triplets' rows of a large one) give the reference's value and gradients."""
+    import nasrank.losses.renas as renas
+
+    monkeypatch.setattr(renas, "ALL_PAIRS_MAX", 2**24 if all_pairs else 0)
     pred, target, feats = _data(b=12, d=4, seed=3)
     loss = get_loss("renas", max_triplets=200, seed=7)
     trip = loss.triplets(12, torch.device("cpu"))  # the triplets the next call will use

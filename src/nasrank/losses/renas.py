@@ -20,6 +20,10 @@ from nasrank.losses.base import (
 
 __all__ = ["ReNASLoss", "sample_triplets"]
 
+#: the continuity term computes all B x B feature distances of a batch when B^2 x D is
+#: at most this many elements (64 MiB of float32), else only those of its triplets
+ALL_PAIRS_MAX = 2**24
+
 
 def safe_distance(a: Tensor, b: Tensor) -> Tensor:
     """Euclidean distance along the last axis, with a zero (not NaN) gradient at 0."""
@@ -142,8 +146,14 @@ class ReNASLoss(Loss):
             valid = distinct & (r[:, :, None] != r[:, None, :])
         else:
             i, j, k = trip.unbind(1)
-            d_ij = safe_distance(features[i], features[j])
-            d_ik = safe_distance(features[i], features[k])
+            if b * b * features.shape[1] <= ALL_PAIRS_MAX:
+                # every pair's distance once, then the triplets' pairs looked up: the
+                # batch's B^2 distances cost less than 2 x max_triplets feature rows
+                d = safe_distance(features[:, None, :], features[None, :, :])
+                d_ij, d_ik = d[i, j], d[i, k]
+            else:
+                d_ij = safe_distance(features[i], features[j])
+                d_ik = safe_distance(features[i], features[k])
             r_ij = (target[i] - target[j]).abs()
             r_ik = (target[i] - target[k]).abs()
             z = torch.sign(r_ij - r_ik) * (d_ij - d_ik)
