@@ -145,7 +145,7 @@ def test_heatmap_says_lower_is_better(real_params: dict[str, Any]) -> None:
     words = " ".join(t.get_text() for t in _texts(real_params, "loss_heatmap_n_at_k"))
     assert "N@10" in words and "lower is better (reversed colours)" in words
     tau = " ".join(t.get_text() for t in _texts(real_params, "loss_heatmap_kendall_tau"))
-    assert "0.72" in tau  # nb201-cifar10 ListMLE, the committed 0.7170
+    assert "0.70" in tau  # nb201-cifar10 ListMLE at 100, the committed 0.6991
 
 
 def test_rank_scatter_from_trained_runs(scatter_params: dict[str, Any],
