@@ -31,6 +31,7 @@ from nasrank.verify import (
     dir_hash,
     file_md5,
     manifest_md5,
+    prune_lock,
     verify,
 )
 
@@ -322,6 +323,36 @@ def test_stage_selection(pristine: Path) -> None:
     assert verify(pristine, stages=["copy@b", "count"]).checked == 3
     with pytest.raises(UnknownNameError, match=r"'nope'.*copy, count, make"):
         verify(pristine, stages=["nope"])
+
+
+def test_entries_of_dropped_stages_are_named_and_pruned(repo: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    """A grid that shrinks leaves DVC's entries of the dropped stages in dvc.lock: verify
+    names them (exit 1), ``--prune`` removes them and keeps the other entries' bytes."""
+    from nasrank.cli import main
+
+    spec = yaml.safe_load((repo / "dvc.yaml").read_text())
+    spec["stages"]["copy"]["foreach"] = ["a"]
+    del spec["stages"]["count"]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, width=200))
+    before = (repo / "dvc.lock").read_text()
+    report = verify(repo)
+    assert not report.ok
+    assert {(p.stage, p.kind) for p in report.problems} == {("copy@b", "orphan"),
+                                                            ("count", "orphan")}
+    assert "orphan   stage copy@b [dvc.lock]" in report.to_text()
+    assert "--prune" in report.to_text()
+
+    rc = main(["--params", str(REPO / "params.yaml"), "verify", "--lock",
+               str(repo / "dvc.lock"), "--prune"])
+    assert rc == 0, capsys.readouterr()
+    after = (repo / "dvc.lock").read_text()
+    assert set(yaml.safe_load(after)["stages"]) == {"make", "copy@a"}
+    kept = [b for b in before.split("\n  ") if b.split(":")[0] in ("make", "copy@a")]
+    assert all(block in after for block in kept)   # the kept entries byte for byte
+    assert prune_lock(repo) == []                  # nothing left to prune
+    assert _status(repo) == {}                     # DVC agrees
 
 
 def test_legacy_dvc2_entries_hash_dos2unix(repo: Path) -> None:

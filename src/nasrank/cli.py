@@ -358,10 +358,13 @@ def cmd_table(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
 
 def cmd_verify(args: argparse.Namespace, params: dict[str, Any]) -> int:
-    from nasrank.verify import verify
+    from nasrank.verify import prune_lock, verify
 
     lock = Path(args.lock)
     root = Path(args.root) if args.root else lock.resolve().parent
+    if args.prune:
+        for name in prune_lock(root, lock):
+            log.info("removed the entry of stage %s from %s (not in dvc.yaml)", name, lock)
     report = verify(root, lock, stages=args.stage or None, deps=args.deps,
                     cache=args.cache, strict=args.strict)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
@@ -494,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="fail on measured-time outputs "
                    "(timing.json, the tables and figures of fit times) too")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--prune", action="store_true", help="first remove the entries of stages "
+                   "that dvc.yaml no longer has (DVC keeps them when a grid shrinks)")
 
     p = sub.add_parser("dvc-yaml", help="generate dvc.yaml from params.yaml")
     p.add_argument("--output", default="dvc.yaml")

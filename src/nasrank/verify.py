@@ -460,6 +460,9 @@ KINDS: dict[str, Callable[[Problem], str]] = {
                            f"cache{_suffix(p)}"),
     "corrupt": lambda p: (f"corrupt  {_where(p)}: the DVC cache object {p.expected} holds "
                           f"md5 {p.actual}{_suffix(p)}"),
+    "orphan": lambda p: (f"orphan   stage {p.stage} [{p.path}]: recorded, but dvc.yaml has "
+                         "no such stage any more (the grid dropped it); `nasrank verify "
+                         "--prune` removes its entry"),
 }
 
 
@@ -664,6 +667,47 @@ def _mark(problems: list[Problem], measured: bool | tuple[str, ...],
             for p in problems]
 
 
+def declared_stages(spec: Mapping[str, Any]) -> set[str]:
+    """The stage names of a dvc.yaml ``stages`` mapping as dvc.lock records them."""
+    return {inst for name, stage in spec.items()
+            for inst, _, _ in foreach_instances(name, stage if isinstance(stage, Mapping)
+                                                else {})}
+
+
+def prune_lock(repo_root: Path, lock: Path | None = None) -> list[str]:
+    """Remove from ``lock`` the entries of stages that dvc.yaml no longer has (DVC keeps
+    them when a grid shrinks); the rest of the file is kept byte for byte.
+
+    Returns:
+        The names of the removed entries (none: the file is not rewritten).
+    """
+    from nasrank.io import write_text
+
+    repo_root = Path(repo_root)
+    lock = Path(lock) if lock is not None else repo_root / "dvc.lock"
+    spec = _spec(repo_root / "dvc.yaml")
+    if not spec:
+        return []
+    declared = declared_stages(spec)
+    orphans = [name for name in load_lock(lock) if name not in declared]
+    if not orphans:
+        return []
+    gone, keep, skipping = set(orphans), [], False
+    for line in lock.read_text(encoding="utf-8").splitlines(keepends=True):
+        head = re.match(r"^  (\S[^:]*):\s*$", line)  # a stage's key under `stages:`
+        if head or not line.startswith("  "):
+            skipping = bool(head) and yaml.safe_load(head.group(1)) in gone
+        if not skipping:
+            keep.append(line)
+    text = "".join(keep)
+    left = yaml.safe_load(text).get("stages") or {}
+    if gone & set(left) or len(left) != len(load_lock(lock)) - len(gone):
+        raise LockFormatError(f"{lock}: could not remove the entries of {sorted(gone)} "
+                              "line by line; remove them by hand")
+    write_text(lock, text)
+    return orphans
+
+
 def verify(repo_root: Path, lock: Path | None = None, stages: Sequence[str] | None = None,
            *, deps: bool = False, cache: bool = False, strict: bool = False) -> VerifyReport:
     """Compare the workspace under ``repo_root`` with ``lock`` (default: its dvc.lock).
@@ -688,7 +732,11 @@ def verify(repo_root: Path, lock: Path | None = None, stages: Sequence[str] | No
     checker = _Checker(repo_root, _cache_dir(repo_root))
     roles = ("dep", "out") if deps else ("out",)
     report = VerifyReport(str(lock), 0, strict=strict)
+    declared = declared_stages(spec) if spec else None
     for name in _select(lock, recorded, stages):
+        if declared is not None and name not in declared:
+            report.problems.append(Problem(name, lock.name, "orphan", "lock", None, None))
+            continue
         base = repo_root / wdirs.get(name.partition("@")[0], ".")
         for role in roles:
             entries, remote = _entries(lock, name, recorded[name], role)
