@@ -203,6 +203,25 @@ def metrics_path(params: dict[str, Any], run: Run) -> Path:
     return Paths.of(params).run_metrics(run.run_id)
 
 
+def evaluate_command(run: Run) -> str:
+    """The command that writes ``run``'s metrics file."""
+    return (f"nasrank evaluate {run.table} {run.encoding} {run.predictor} {run.loss} "
+            f"--train-size {run.train_size} --seed {run.seed}")
+
+
+def read_run_metrics(params: dict[str, Any], run: Run) -> dict[str, Any]:
+    """``run``'s metrics file as ``nasrank evaluate`` wrote it (run id, config, metrics).
+
+    Raises:
+        NasrankError: the file is missing, naming the command that writes it.
+    """
+    path = metrics_path(params, run)
+    if not path.is_file():
+        raise NasrankError(f"{path} is missing; run `{evaluate_command(run)}` first")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 #: the column of :func:`_load` holding each run's ``{metric: cause}`` of missing values
 MISSING = "_missing"
 
@@ -212,13 +231,7 @@ def _load(params: dict[str, Any], runs: list[Run]) -> pd.DataFrame:
     strict file, or an old file's NaN/Infinity) and its cause in :data:`MISSING`."""
     rows = []
     for r in runs:
-        path = metrics_path(params, r)
-        if not path.is_file():
-            raise NasrankError(f"{path} is missing; run `nasrank evaluate {r.table} "
-                               f"{r.encoding} {r.predictor} {r.loss} --train-size "
-                               f"{r.train_size} --seed {r.seed}` first")
-        with open(path, encoding="utf-8") as f:
-            m = json.load(f)
+        m = read_run_metrics(params, r)
         values, missing = finite_or_nan(m["metrics"], m["metrics"], path="metrics",
                                         warnings=warning_causes(m))
         rows.append({"table": r.table,
@@ -303,13 +316,7 @@ def loss_ablation_table(params: dict[str, Any]) -> pd.DataFrame:
     options: dict[tuple[str, str], dict[str, Any]] = {}
     surrogate: dict[str, bool] = {}
     for r in runs:
-        path = metrics_path(params, r)
-        if not path.is_file():
-            raise NasrankError(f"{path} is missing; run `nasrank evaluate {r.table} "
-                               f"{r.encoding} {r.predictor} {r.loss} --train-size "
-                               f"{r.train_size} --seed {r.seed}` first")
-        with open(path, encoding="utf-8") as f:
-            report = json.load(f)
+        report = read_run_metrics(params, r)
         vals, _ = finite_or_nan(report["metrics"], metrics, path="metrics",
                                 warnings=warning_causes(report))
         per_metric = values.setdefault((str(r.table), r.loss, r.train_size), {})

@@ -34,7 +34,6 @@ Usage::
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -45,7 +44,14 @@ import pandas as pd
 from scipy import stats
 
 from nasrank.errors import NasrankError, UnknownNameError
-from nasrank.experiments import Run, experiment_runs, metrics_inputs, metrics_path
+from nasrank.experiments import (
+    Run,
+    evaluate_command,
+    experiment_runs,
+    metrics_inputs,
+    metrics_path,
+    read_run_metrics,
+)
 from nasrank.metrics import (
     finite_or_nan,
     mean_ci_half,
@@ -186,11 +192,6 @@ def paired_wilcoxon(a: Mapping[int, float], b: Mapping[int, float]) -> PairedTes
 # --------------------------------------------------------------------------- inputs
 
 
-def _evaluate_command(run: Run) -> str:
-    return (f"nasrank evaluate {run.table} {run.encoding} {run.predictor} {run.loss} "
-            f"--train-size {run.train_size} --seed {run.seed}")
-
-
 def _study_runs(params: dict[str, Any]) -> list[Run]:
     return experiment_runs(params, "loss_study")
 
@@ -206,15 +207,11 @@ def _runs_frame(params: dict[str, Any]) -> pd.DataFrame:
     metrics = study_metrics(params)
     rows = []
     for run in _study_runs(params):
-        path = metrics_path(params, run)
-        if not path.is_file():
-            raise NasrankError(f"{path} is missing; run `{_evaluate_command(run)}` first")
-        with open(path, encoding="utf-8") as f:
-            report = json.load(f)
+        report = read_run_metrics(params, run)
         absent = [m for m in metrics if m not in report["metrics"]]
         if absent:
-            raise NasrankError(f"{path} has no {absent[0]!r} (params.yaml's evaluation "
-                               f"changed since); rerun `{_evaluate_command(run)}`")
+            raise NasrankError(f"{metrics_path(params, run)} has no {absent[0]!r} (params.yaml's "
+                               f"evaluation changed since); rerun `{evaluate_command(run)}`")
         values, missing = finite_or_nan(report["metrics"], metrics, path="metrics",
                                         warnings=warning_causes(report))
         for m in metrics:
