@@ -408,7 +408,7 @@ def check_losses(params: Params, source: str = "params.yaml") -> None:
     Raises:
         ConfigError: naming the grid, the table and the loss's key.
     """
-    from nasrank.config import LOSS_VARIANTS, loss_options_for, resolve_loss
+    from nasrank.config import loss_options_for
     from nasrank.errors import ConfigError, NasrankError
     from nasrank.losses import get_loss
 
@@ -420,8 +420,7 @@ def check_losses(params: Params, source: str = "params.yaml") -> None:
             uses.setdefault((job.table, job.loss), (f"search.{job.experiment}",
                                                      job.loss_options))
     for (table, loss), (grid, overrides) in uses.items():
-        base, _ = resolve_loss(dict(params), loss)
-        key = f"losses.{loss}" if base == loss else f"{LOSS_VARIANTS}.{loss}"
+        base, key = _loss_keys(params, loss)
         try:
             get_loss(base, **{**loss_options_for(dict(params), loss, table, source),
                               **overrides})

@@ -689,7 +689,8 @@ def prune_lock(repo_root: Path, lock: Path | None = None) -> list[str]:
     if not spec:
         return []
     declared = declared_stages(spec)
-    orphans = [name for name in load_lock(lock) if name not in declared]
+    recorded = load_lock(lock)
+    orphans = [name for name in recorded if name not in declared]
     if not orphans:
         return []
     gone, keep, skipping = set(orphans), [], False
@@ -701,7 +702,7 @@ def prune_lock(repo_root: Path, lock: Path | None = None) -> list[str]:
             keep.append(line)
     text = "".join(keep)
     left = yaml.safe_load(text).get("stages") or {}
-    if gone & set(left) or len(left) != len(load_lock(lock)) - len(gone):
+    if gone & set(left) or len(left) != len(recorded) - len(gone):
         raise LockFormatError(f"{lock}: could not remove the entries of {sorted(gone)} "
                               "line by line; remove them by hand")
     write_text(lock, text)
