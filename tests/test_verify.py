@@ -576,3 +576,229 @@ def test_snakemake_marker_is_not_part_of_a_directory_output(tmp_path: Path) -> N
     out = run_ok([venv_tool("dvc"), "check-ignore", "data/raw/nbmacro/.snakemake_timestamp"],
                  cwd=tmp_path)
     assert ".snakemake_timestamp" in out
+
+
+# --- --tolerance: result files compared with the seed-to-seed spread --------------------
+
+RESULTS = "reports/metrics/t/e/p/l"  # a sweep's metrics directory (cache: false)
+FAMILY = "reports/families/t/gp.json"  # a family result file: its seeds inside it
+TAUS = {0: 0.5, 1: 0.6, 2: 0.7}  # seed-to-seed spread (sample standard deviation) 0.1
+
+
+def _run_metrics(seed: int, tau: float) -> dict[str, Any]:
+    """A run metrics file: the spread of kendall_tau is 0.1, of mae and n_at_10 1; n is the
+    same for every seed."""
+    return {"config": {"device_kind": "cpu", "seed": seed, "train_size": 10},
+            "metrics": {"kendall_tau": tau, "mae": 1.0 + seed, "n": 100, "n_at_10": 5 + seed,
+                        "pearson": None}}
+
+
+def _family_result() -> dict[str, Any]:
+    return {"family": "model_based", "seeds": [0, 1, 2], "settings": {"train_sizes": [5, 10]},
+            "results": [{"seed": s, "rows": [{"train_size": 5, "kendall_tau": 0.1 + 0.1 * s},
+                                             {"train_size": 10, "kendall_tau": 0.2 + 0.2 * s}]}
+                        for s in (0, 1, 2)]}
+
+
+def _dump(path: Path, doc: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def _edit(path: Path, change: Any) -> None:
+    doc = json.loads(path.read_text())
+    change(doc)
+    _dump(path, doc)
+
+
+def _results_repo(tmp_path: Path, manifest: str = "git") -> Path:
+    """A Git repository with committed results recorded in dvc.lock (built by hand, as the
+    project's are): three seeds at n10, one at n20, and a family result file. ``manifest``
+    "cache" also puts the metrics directory's recorded file list in the DVC cache."""
+    for seed, tau in TAUS.items():
+        _dump(tmp_path / RESULTS / f"n10/s{seed}.json", _run_metrics(seed, tau))
+    _dump(tmp_path / RESULTS / "n20/s0.json", _run_metrics(0, 0.8))
+    _dump(tmp_path / FAMILY, _family_result())
+    found = dir_hash(tmp_path / RESULTS, repo_root=tmp_path)
+    if manifest == "cache":
+        obj = _object(tmp_path, found.md5)
+        obj.parent.mkdir(parents=True)
+        obj.write_text(json.dumps([{"md5": m, "relpath": r}
+                                   for r, (m, _) in sorted(found.files.items())]))
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "sweep": {"cmd": "nasrank sweep", "metrics": [{RESULTS: {"cache": False}}]},
+        "families": {"cmd": "nasrank families", "outs": [{FAMILY: {"cache": False}}]}}}))
+    family = tmp_path / FAMILY
+    _write_lock(tmp_path, yaml.safe_dump({"schema": "2.0", "stages": {
+        "sweep": {"cmd": "nasrank sweep", "outs": [
+            {"path": RESULTS, "hash": "md5", "md5": found.md5, "size": found.size,
+             "nfiles": found.nfiles}]},
+        "families": {"cmd": "nasrank families", "outs": [
+            {"path": FAMILY, "hash": "md5", "md5": file_md5(family),
+             "size": family.stat().st_size}]}}}))
+    git = venv_tool("git")
+    run_ok([git, "init", "-q"], tmp_path)
+    run_ok([git, "add", "-A"], tmp_path)
+    run_ok([git, "commit", "-q", "-m", "results"], tmp_path)
+    assert verify(tmp_path, tolerance=1.0).problems == []
+    return tmp_path
+
+
+def _checks(report: Any) -> dict[str, Any]:
+    return {c.path: c for c in report.numeric}
+
+
+@pytest.mark.parametrize("manifest", ["git", "cache"])
+def test_tolerance_passes_numbers_within_the_seed_spread(tmp_path: Path,
+                                                         manifest: str) -> None:
+    """A rerun on a GPU: other last digits and device_kind. The bytes differ, so plain
+    verify fails; within one spread (a count metric compared the same way) it passes."""
+    repo = _results_repo(tmp_path, manifest)
+    path = f"{RESULTS}/n10/s1.json"
+
+    def gpu(doc: dict[str, Any]) -> None:
+        doc["config"]["device_kind"] = "cuda"
+        doc["metrics"]["kendall_tau"] += 0.05  # half a spread
+        doc["metrics"]["n_at_10"] += 1  # one spread: within K = 1
+    _edit(repo / path, gpu)
+
+    plain = verify(repo)
+    assert not plain.ok and plain.numeric == [] and plain.tolerance is None
+    assert "tolerance" not in plain.to_dict()
+    report = verify(repo, tolerance=1.0)
+    assert report.ok, report.to_text()
+    (check,) = report.numeric
+    assert (check.path, check.within, check.metric, check.ratio, check.seeds) == (
+        path, True, "metrics.n_at_10", pytest.approx(1.0), 3)
+    assert (check.compared, check.differ) == (6, 2)  # config.seed and .train_size too
+    assert "config.device_kind" in check.message  # named, not judged
+    assert report.tolerated == {("sweep", RESULTS), ("sweep", path)}
+    text = report.to_text()
+    assert f"within   {path} [stage sweep, out, in {RESULTS}]: 1 x the seed-to-seed spread " \
+           "at metrics.n_at_10 (recorded 6, found 7, spread 1 over 3 seeds)" in text
+    assert "1 of 1 differing result files within the seed-to-seed spread" in text
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["ok"] and data["tolerance"] == 1.0
+    assert [(c["path"], c["within"]) for c in data["numeric"]] == [(path, True)]
+    # K smaller than the largest ratio: outside, and the directory fails with it
+    tight = verify(repo, tolerance=0.9)
+    assert not tight.ok
+    assert {p.path for p in tight.failures} == {RESULTS, path}
+    assert "> --tolerance 0.9 at metrics.n_at_10" in _checks(tight)[path].message
+
+
+def test_tolerance_names_the_file_outside_the_spread(tmp_path: Path) -> None:
+    repo = _results_repo(tmp_path)
+    inside, outside = f"{RESULTS}/n10/s0.json", f"{RESULTS}/n10/s2.json"
+    _edit(repo / inside, lambda d: d["metrics"].update(mae=1.5))
+    _edit(repo / outside, lambda d: d["metrics"].update(kendall_tau=1.0))  # 3 spreads
+    report = verify(repo, tolerance=1.0)
+    assert not report.ok
+    checks = _checks(report)
+    assert checks[inside].within and not checks[outside].within
+    assert checks[outside].ratio == pytest.approx(3.0)
+    assert {p.path for p in report.failures} == {RESULTS, outside}
+    text = report.to_text()
+    assert f"outside  {outside} [stage sweep, out, in {RESULTS}]: 3 x the seed-to-seed " \
+           "spread > --tolerance 1 at metrics.kendall_tau (recorded 0.7, found 1.0" in text
+    assert "1 of 2 differing result files within the seed-to-seed spread" in text
+    assert verify(repo, tolerance=3.5).ok
+
+
+@pytest.mark.parametrize(("path", "change", "reason"), [
+    (f"{RESULTS}/n20/s0.json", lambda d: d["metrics"].update(kendall_tau=0.81),
+     f"metrics.kendall_tau differs (recorded 0.8, found 0.81) and only 1 seed recorded in "
+     f"{RESULTS}/n20/s*.json: no seed-to-seed spread"),
+    (f"{RESULTS}/n10/s1.json", lambda d: d["metrics"].update(n=99),
+     f"metrics.n differs (recorded 100, found 99) and all 3 recorded seeds of "
+     f"{RESULTS}/n10/s*.json have 100"),
+    (f"{RESULTS}/n10/s1.json", lambda d: d["metrics"].update(pearson=0.3),
+     "metrics.pearson is null in the recorded version, 0.3 in the found one"),
+    (f"{RESULTS}/n10/s1.json", lambda d: d["metrics"].pop("mae"),
+     "metrics.mae is 2.0 in the recorded version, absent in the found one"),
+], ids=["one-seed", "no-spread", "null", "absent"])
+def test_tolerance_without_a_spread_is_outside(tmp_path: Path, path: str, change: Any,
+                                               reason: str) -> None:
+    """A group of one seed, a value all seeds agree on, a value on one side only: no spread
+    to measure the difference with, so the file is outside whatever K, and says why."""
+    repo = _results_repo(tmp_path)
+    _edit(repo / path, change)
+    report = verify(repo, tolerance=100.0)
+    assert not report.ok
+    (check,) = report.numeric
+    assert check.path == path and not check.within and check.ratio is None
+    assert reason in check.message
+    assert f"outside  {path} [stage sweep" in report.to_text()
+
+
+def test_tolerance_compares_a_family_file_seed_by_seed(tmp_path: Path) -> None:
+    repo = _results_repo(tmp_path)
+    family = repo / FAMILY
+    # rows at train size 10: 0.2, 0.4, 0.6, spread 0.2
+    _edit(family, lambda d: d["results"][1]["rows"][1].update(kendall_tau=0.5))
+    report = verify(repo, tolerance=1.0)
+    assert report.ok, report.to_text()
+    (check,) = report.numeric
+    assert (check.path, check.metric, check.ratio, check.seeds) == (
+        FAMILY, "results.seed=1.rows[train_size=10].kendall_tau", pytest.approx(0.5), 3)
+    _edit(family, lambda d: d["results"][1]["rows"][1].update(kendall_tau=0.9))
+    assert not verify(repo, tolerance=2.0).ok and verify(repo, tolerance=2.5).ok
+    # a setting is not a per-seed value: any change is outside
+    _edit(family, lambda d: d["settings"].update(train_sizes=[5, 11]))
+    (check,) = verify(repo, tolerance=100.0).numeric
+    assert not check.within
+    assert "settings.train_sizes[1] differs (recorded 10, found 11) and it is not a " \
+           "per-seed value" in check.message
+
+
+def test_tolerance_reference_from_the_cache_else_unavailable(tmp_path: Path) -> None:
+    """Without Git, the recorded version is DVC's cache object, when there is one; else the
+    file is outside, saying so. A directory whose file list is in neither is named whole."""
+    repo = _results_repo(tmp_path)
+    recorded = (repo / FAMILY).read_bytes()
+    shutil.rmtree(repo / ".git")
+    _edit(repo / FAMILY, lambda d: d["results"][0]["rows"][0].update(kendall_tau=0.11))
+    _edit(repo / RESULTS / "n10/s0.json", lambda d: d["metrics"].update(mae=1.01))
+    report = verify(repo, tolerance=1.0)
+    (check,) = report.numeric
+    assert check.path == FAMILY and not check.within
+    assert "no recorded version to compare with: Git HEAD cannot be read" in check.message
+    assert "the DVC cache has no object" in check.message
+    head = next(p for p in report.problems if p.path == RESULTS)
+    assert "cannot be named" in head.detail and head in report.failures
+    md5 = _lock(repo)["families"]["outs"][0]["md5"]
+    _object(repo, md5).parent.mkdir(parents=True)
+    _object(repo, md5).write_bytes(recorded)
+    (check,) = verify(repo, tolerance=1.0).numeric
+    assert check.within, check.message
+
+
+def test_tolerance_needs_a_non_negative_k(tmp_path: Path) -> None:
+    repo = _results_repo(tmp_path)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(VerifyError, match="--tolerance must be a non-negative number"):
+            verify(repo, tolerance=bad)
+
+
+def test_cli_tolerance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`nasrank verify --tolerance [K]`: exit 0 when every differing result file is within
+    K spreads (1 without K), 1 naming the file otherwise; --json carries the checks."""
+    from nasrank.cli import main
+
+    repo = _results_repo(tmp_path)
+    path = f"{RESULTS}/n10/s1.json"
+    _edit(repo / path, lambda d: d["metrics"].update(kendall_tau=0.75))  # 1.5 spreads
+    argv = ["--params", str(REPO / "params.yaml"), "verify", "--lock", str(repo / "dvc.lock")]
+    assert main(argv) == 1
+    capsys.readouterr()
+    assert main([*argv, "--tolerance"]) == 1
+    assert f"outside  {path}" in capsys.readouterr().out
+    assert main([*argv, "--tolerance", "2"]) == 0
+    assert f"within   {path}" in capsys.readouterr().out
+    assert main([*argv, "--tolerance", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["tolerance"] == 1.0
+    assert [(c["path"], c["within"], c["metric"]) for c in report["numeric"]] == [
+        (path, False, "metrics.kendall_tau")]
+    assert main([*argv, "--tolerance=-1"]) == 2
+    assert "--tolerance must be a non-negative number" in capsys.readouterr().err

@@ -29,6 +29,8 @@ Usage::
     nasrank report                       # reports/index.html (every table and figure)
     nasrank dvc-yaml [--check]           # dvc.yaml generated from params.yaml
     nasrank verify [--cache] [--json]    # the workspace against dvc.lock (exit 1: differs)
+    nasrank verify --tolerance 1         # ... numbers within 1 seed-to-seed std pass
+    nasrank fingerprint                  # digests of a tiny grid: compare two machines
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nasrank import __version__
+from nasrank import __version__, numerics
 from nasrank.config import load_params, mirror_dir
 from nasrank.errors import ConfigError, NasrankError, UnknownNameError
 from nasrank.paths import Paths, TableId
@@ -366,9 +368,15 @@ def cmd_verify(args: argparse.Namespace, params: dict[str, Any]) -> int:
         for name in prune_lock(root, lock):
             log.info("removed the entry of stage %s from %s (not in dvc.yaml)", name, lock)
     report = verify(root, lock, stages=args.stage or None, deps=args.deps,
-                    cache=args.cache, strict=args.strict)
+                    cache=args.cache, strict=args.strict, tolerance=args.tolerance)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
     return 0 if report.ok else 1
+
+
+def cmd_fingerprint(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    from nasrank.fingerprint import fingerprint
+
+    print(json.dumps(fingerprint(), indent=2, sort_keys=True))
 
 
 def cmd_dvc_yaml(args: argparse.Namespace, params: dict[str, Any]) -> None:
@@ -391,6 +399,9 @@ def cmd_dvc_yaml(args: argparse.Namespace, params: dict[str, Any]) -> None:
     log.info("wrote %s", dest)
 
 
+#: commands whose outputs hold no number nasrank computes: they run in any numerics mode
+UNPINNED = frozenset({"fetch", "verify", "dvc-yaml"})
+
 #: command -> handler; a handler may return an exit code (``nasrank verify``: 1 = differs)
 COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], int | None]] = {
     "fetch": cmd_fetch,
@@ -409,6 +420,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], int | None]] 
     "report": cmd_report,
     "verify": cmd_verify,
     "dvc-yaml": cmd_dvc_yaml,
+    "fingerprint": cmd_fingerprint,
 }
 
 
@@ -499,6 +511,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--prune", action="store_true", help="first remove the entries of stages "
                    "that dvc.yaml no longer has (DVC keeps them when a grid shrinks)")
+    p.add_argument("--tolerance", nargs="?", const=1.0, type=float, metavar="K",
+                   help="where bytes differ (GPU, another CPU), compare the numbers of each "
+                   "run metrics, search and family result file with its recorded version "
+                   "(Git HEAD, else the DVC cache): it passes when every number is within K "
+                   "times the seed-to-seed spread of the recorded seeds (K default 1)")
+
+    sub.add_parser("fingerprint", help="digests of a small training grid in this "
+                   "process's numerics mode (compare machines: nasrank.fingerprint)")
 
     p = sub.add_parser("dvc-yaml", help="generate dvc.yaml from params.yaml")
     p.add_argument("--output", default="dvc.yaml")
@@ -564,6 +584,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         params = load_params(args.params)
+        if args.command not in UNPINNED:
+            numerics.check(params["numerics"], args.params)
         rc = COMMANDS[args.command](args, params)
     except NasrankError as exc:
         print(f"nasrank: error: {exc}", file=sys.stderr)
@@ -572,4 +594,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from nasrank.__main__ import run
+
+    run()

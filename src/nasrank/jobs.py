@@ -20,7 +20,7 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nasrank.benchmarks import processed_stems
@@ -290,8 +290,24 @@ def report_job(params: Params) -> Job:
 # --- all of them ------------------------------------------------------------------------
 
 
+#: rules whose outputs hold no number computed here (downloads): the numerics mode does
+#: not change them, so changing it does not rerun them
+NUMERICS_FREE = frozenset({"fetch"})
+
+
+def _numerics(job: Job) -> Job:
+    """``job`` depending on params.yaml's ``numerics`` mode too (it changes the bytes)."""
+    if job.rule in NUMERICS_FREE or "numerics" in job.params:
+        return job
+    return replace(job, params=(*job.params, "numerics"))
+
+
 def all_jobs(params: Params) -> Iterator[Job]:
     """Every job, rule by rule in dependency order (a rule's jobs in params order)."""
+    yield from map(_numerics, _all_jobs(params))
+
+
+def _all_jobs(params: Params) -> Iterator[Job]:
     p = dict(params)
     benches = p["benchmarks"]
     yield from (fetch_job(p, b) for b in benches)
@@ -325,7 +341,7 @@ def template(params: Params, rule: str, fields: list[str]) -> Job:
     """The job of ``rule`` with every field a DVC ``${item.<field>}`` placeholder."""
     if rule not in TEMPLATES:
         raise UnknownNameError("templated rule", rule, list(TEMPLATES))
-    return TEMPLATES[rule](params, {f: f"${{item.{f}}}" for f in fields})
+    return _numerics(TEMPLATES[rule](params, {f: f"${{item.{f}}}" for f in fields}))
 
 
 def jobs_by_key(params: Params, rule: str) -> dict[str, Job]:

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from nasrank import __version__
+from nasrank import __version__, numerics
 from nasrank.errors import NasrankError
 from nasrank.paths import Paths
 
@@ -130,8 +130,9 @@ def _loss_key(cfg: Any) -> str:
 
 class _Adam:
     """Adam (Kingma & Ba) over stacked tensors, with torch.optim.Adam's formula and
-    L2 weight decay, written with separate correctly rounded operations so each element's
-    update does not depend on where it sits in the tensor."""
+    L2 weight decay, written with separate correctly rounded operations (the root too:
+    :mod:`nasrank.exact`) so each element's update does not depend on where it sits in
+    the tensor, nor on the CPU."""
 
     def __init__(self, params: dict[str, Any], lr: float, weight_decay: float) -> None:
         import torch
@@ -144,6 +145,8 @@ class _Adam:
 
     def step(self) -> None:
         import torch
+
+        from nasrank.exact import sqrt
 
         b1, b2 = ADAM_BETAS
         self.step_count += 1
@@ -159,7 +162,7 @@ class _Adam:
                 m, v = self.m[k], self.v[k]
                 m.mul_(b1).add_(g * (1 - b1))
                 v.mul_(b2).add_((g * g) * (1 - b2))
-                denom = torch.sqrt(v) / bias2_sqrt + ADAM_EPS
+                denom = sqrt(v) / bias2_sqrt + ADAM_EPS
                 p.sub_((m / denom) * step_size)
                 p.grad = None
 
@@ -695,7 +698,8 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
                       "device_kind": fp.device.split(":")[0],
                       "model_format": "torch" if fp.kind == "torch" else "joblib",
                       **({"non_finite_labels": dropped} if dropped else {}),
-                      **({"surrogate_labels": True} if surrogate else {})}
+                      **({"surrogate_labels": True} if surrogate else {}),
+                      "numerics": numerics.provenance()}
             write_parquet(tmp / "predictions.parquet", table, config)
             write_json(tmp / "config.json", config)
             history = fp.history
@@ -704,7 +708,7 @@ def run_sweep(cfgs: Sequence[Any], params: dict[str, Any], *, progress: bool = T
             (tmp / "log.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
             timing = {**fp.timing, "query_time_s": query_s,
                       "query_time_per_arch_s": query_s / len(ids), "device": fp.device,
-                      "n_queried": len(ids)}
+                      "n_queried": len(ids), "machine": numerics.machine()}
             write_json(tmp / "timing.json", timing)
             for f in tmp.iterdir():
                 os.chmod(f, 0o644)

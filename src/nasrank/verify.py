@@ -25,12 +25,19 @@ can instead list the names of its measured files, ``meta: {measured: ["timing.js
 (fnmatch patterns on the file name): then only those files inside it are measured, and the
 directory itself is when every file that differs in it is.
 
+Where bytes cannot match (a GPU, another kind of CPU), ``tolerance=K`` compares each
+differing result file (``.../s<seed>.json``: run metrics, search results; a family result
+file's per-seed ``results``) number by number with its recorded version, Git HEAD's copy
+or else the DVC cache object, and lets it pass when every number is within K times the
+seed-to-seed spread of the recorded seeds (their sample standard deviation).
+
 Usage::
 
     from nasrank.verify import verify
     report = verify(Path("."))              # every output of every stage in dvc.lock
     report = verify(Path("."), stages=["train"], deps=True)   # train@*, deps too
     report = verify(Path("."), cache=True)  # and every cached output's object in .dvc/cache
+    report = verify(Path("."), tolerance=1.0)  # result files: within 1 seed-to-seed spread?
     print(report.to_text()); report.ok      # or json.dumps(report.to_dict())
 """
 
@@ -40,8 +47,11 @@ import configparser
 import fnmatch
 import hashlib
 import json
+import math
 import os
 import re
+import statistics
+import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -466,6 +476,28 @@ KINDS: dict[str, Callable[[Problem], str]] = {
 }
 
 
+@dataclass(frozen=True)
+class NumericCheck:
+    """A result file whose bytes differ, compared number by number with its recorded
+    version (``verify(..., tolerance=K)``): ``within`` when every number that differs does
+    so by at most K seed-to-seed spreads."""
+
+    stage: str
+    path: str  # relative to the directory of dvc.lock, like Problem.path
+    within: bool
+    tolerance: float
+    message: str  # why it is (not) within, naming the value that decides it
+    metric: str | None = None  # the value with the largest |found - recorded| / spread
+    recorded: float | None = None
+    found: float | None = None
+    spread: float | None = None  # its seed-to-seed standard deviation (None: no spread)
+    ratio: float | None = None  # |found - recorded| / spread (None: no spread to divide by)
+    seeds: int = 0  # recorded seeds the spread is taken over
+    compared: int = 0  # numbers compared
+    differ: int = 0  # of them, how many differ
+    directory: str | None = None  # the directory output the file belongs to
+
+
 @dataclass
 class VerifyReport:
     """What :func:`verify` found: ``ok`` when every checked entry matches dvc.lock."""
@@ -475,40 +507,79 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # remote paths, not in the workspace
     strict: bool = False  # count differing measured outputs as failures too
+    tolerance: float | None = None  # K of --tolerance: result files compared numerically
+    numeric: list[NumericCheck] = field(default_factory=list)
+    # (stage, path) of the problems --tolerance excuses: the result files within it, and
+    # the directory outputs where every file that differs is within it (or measured)
+    tolerated: set[tuple[str, str]] = field(default_factory=set)
+
+    def _excused(self, p: Problem) -> bool:
+        return (p.measured and not self.strict) or (p.stage, p.path) in self.tolerated
 
     @property
     def failures(self) -> list[Problem]:
-        """The problems that make the check fail (measured ones only when ``strict``)."""
-        return [p for p in self.problems if self.strict or not p.measured]
+        """The problems that make the check fail (measured ones only when ``strict``;
+        none that ``tolerance`` found within the seed-to-seed spread)."""
+        return [p for p in self.problems if not self._excused(p)]
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
     def to_text(self) -> str:
-        """One line per problem and a summary line (the CLI's output)."""
-        lines = [KINDS[p.kind](p) for p in self.problems]
+        """One line per problem and a summary line (the CLI's output); with a tolerance, a
+        result file's line says whether its numbers are within it."""
+        numeric = {(c.stage, c.path): c for c in self.numeric}
+        lines = []
+        for p in self.problems:
+            check = numeric.get((p.stage, p.path))
+            if check is not None:
+                lines.append(_numeric_line(check))
+                continue
+            line = KINDS[p.kind](p)
+            if (p.stage, p.path) in self.tolerated and p.directory is None:
+                line += "; every file that differs in it is within --tolerance"
+            lines.append(line)
         failures = self.failures
         if not failures:
             summary = f"{self.lock}: all {self.checked} checked entries match"
+            if self.tolerance is not None and self.tolerated:
+                summary += " or are within the tolerance"
         else:
             stages = len({p.stage for p in failures})
             kinds = ", ".join(f"{n} {kind}" for kind, n in
                               Counter(p.kind for p in failures).items())
             summary = (f"{self.lock}: {self.checked} entries checked, {kinds} "
                        f"(in {stages} stage{'s' if stages > 1 else ''})")
-        if len(failures) < len(self.problems):
-            summary += (f" except {len(self.problems) - len(failures)} measured-time files, "
+        measured = sum(p.measured and not self.strict for p in self.problems)
+        if measured:
+            summary += (f" except {measured} measured-time files, "
                         "which differ on every run (--strict counts them)")
+        if self.tolerance is not None and self.numeric:
+            within = sum(c.within for c in self.numeric)
+            summary += (f"; --tolerance {self.tolerance:g}: {within} of {len(self.numeric)} "
+                        "differing result files within the seed-to-seed spread")
         if self.skipped:
             summary += f"; {len(self.skipped)} remote entries not checked"
         return "\n".join([*lines, summary])
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable form (``nasrank verify --json``)."""
-        return {"lock": self.lock, "ok": self.ok, "checked": self.checked,
-                "strict": self.strict, "problems": [asdict(p) for p in self.problems],
-                "skipped": self.skipped}
+        """A JSON-serialisable form (``nasrank verify --json``); ``tolerance`` and
+        ``numeric`` only when a tolerance was given."""
+        out = {"lock": self.lock, "ok": self.ok, "checked": self.checked,
+               "strict": self.strict, "problems": [asdict(p) for p in self.problems],
+               "skipped": self.skipped}
+        if self.tolerance is not None:
+            out["tolerance"] = self.tolerance
+            out["numeric"] = [asdict(c) for c in self.numeric]
+            out["tolerated"] = sorted(path for _, path in self.tolerated)
+        return out
+
+
+def _numeric_line(c: NumericCheck) -> str:
+    inside = f", in {c.directory}" if c.directory else ""
+    return (f"{'within ' if c.within else 'outside'}  {c.path} [stage {c.stage}, "
+            f"out{inside}]: {c.message}")
 
 
 class _Checker:
@@ -667,6 +738,396 @@ def _mark(problems: list[Problem], measured: bool | tuple[str, ...],
             for p in problems]
 
 
+# --- --tolerance: result files compared numerically -------------------------------------
+
+#: a multi-seed result file (reports/metrics/.../n<size>/s<seed>.json, reports/search/...):
+#: its group is the files of the same directory with another seed
+SEED_FILE = re.compile(r"s(\d+)\.json")
+_ABSENT = object()  # a value one version of a file has and the other not
+_SHOWN_OTHERS = 3  # non-numeric differences named in a message
+
+
+def bytes_md5(data: bytes, hash_name: str = "md5") -> str:
+    """MD5 of ``data`` as :func:`file_md5` computes it for a file holding those bytes."""
+    transform = HASHES[hash_name][0]
+    h = hashlib.md5(usedforsecurity=False)
+    for start in range(0, len(data), CHUNK):
+        h.update(transform(data[start:start + CHUNK]))
+    return h.hexdigest()
+
+
+class _GitHead:
+    """The files of Git's HEAD commit below a directory, read with one ``git`` process per
+    batch (a GPU rerun can change every one of hundreds of metrics files)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs: dict[str, bytes | None] = {}  # path relative to root -> bytes at HEAD
+        self.error: str | None = None  # why git could not answer, once it could not
+
+    def _git(self, args: Sequence[str], data: bytes | None = None) -> bytes | None:
+        try:
+            proc = subprocess.run(["git", *args], cwd=self.root, input=data,
+                                  capture_output=True, check=False)
+        except OSError as exc:
+            self.error = f"git cannot run: {exc}"
+            return None
+        if proc.returncode != 0:
+            lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            self.error = f"git {args[0]}: {lines[-1] if lines else f'exit {proc.returncode}'}"
+            return None
+        return proc.stdout
+
+    def tree(self, directory: str) -> list[str]:
+        """The paths (relative to root) of the files below ``directory`` at HEAD."""
+        out = self._git(["ls-tree", "-r", "-z", "HEAD", "--", directory])
+        paths = []
+        for record in (out or b"").split(b"\0"):
+            meta, _, path = record.partition(b"\t")
+            if meta.split()[1:2] == [b"blob"]:
+                paths.append(path.decode("utf-8", "surrogateescape"))
+        return paths
+
+    def read(self, paths: Iterable[str]) -> None:
+        """Fetch HEAD's bytes of ``paths`` into :attr:`blobs` (None: not a file at HEAD)."""
+        todo = [p for p in dict.fromkeys(paths) if p not in self.blobs and "\n" not in p]
+        if not todo:
+            return
+        out = self._git(["cat-file", "--batch"], "".join(f"HEAD:./{p}\n" for p in todo)
+                        .encode("utf-8", "surrogateescape"))
+        pos = 0
+        for path in todo:
+            self.blobs[path] = None
+            if out is None:
+                continue
+            end = out.index(b"\n", pos)
+            header, pos = out[pos:end].split(), end + 1
+            if len(header) == 3:  # "<oid> <type> <size>", then the contents and a newline
+                size = int(header[2])
+                if header[1] == b"blob":
+                    self.blobs[path] = out[pos:pos + size]
+                pos += size + 1
+
+
+def _leaves(doc: Any, prefix: str = "") -> dict[str, Any]:
+    """Every scalar of a JSON document by its path (``metrics.kendall_tau``,
+    ``trajectory[3]``); list items that carry a ``train_size`` are named by it
+    (``rows[train_size=42]``), so a changed list of sizes shows as such."""
+    def join(key: str) -> str:
+        return f"{prefix}.{key}" if prefix else key
+
+    if isinstance(doc, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in doc.items():
+            out.update(_leaves(value, join(str(key))))
+        return out
+    if isinstance(doc, list):
+        sizes = [v.get("train_size") if isinstance(v, Mapping) else None for v in doc]
+        keyed = None not in sizes and len(set(map(repr, sizes))) == len(sizes)
+        out = {}
+        for i, value in enumerate(doc):
+            out.update(_leaves(value, f"{prefix}[{f'train_size={sizes[i]}' if keyed else i}]"))
+        return out
+    return {prefix: doc}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    return "absent" if value is _ABSENT else json.dumps(value)
+
+
+@dataclass(frozen=True)
+class _Spread:
+    """The seed-to-seed spread of one value: its sample standard deviation over the
+    recorded seeds, or None with the reason there is none."""
+
+    value: float | None
+    seeds: int
+    why: str = ""
+
+
+def _spread(values: Sequence[Any], seeds: int, where: str) -> _Spread:
+    """The spread of ``values`` (one per recorded seed that has a number there) among
+    ``seeds`` recorded seeds of ``where``."""
+    numbers = [v for v in values if _number(v) and math.isfinite(v)]
+    if seeds < 2:
+        return _Spread(None, seeds, f"only {seeds} seed{'s' if seeds != 1 else ''} "
+                                    f"recorded in {where}: no seed-to-seed spread")
+    if len(numbers) < 2:
+        return _Spread(None, len(numbers), f"a number in only {len(numbers)} of the "
+                                           f"{seeds} recorded seeds of {where}")
+    sd = float(statistics.stdev(numbers))
+    if sd == 0:
+        return _Spread(0.0, len(numbers), f"all {len(numbers)} recorded seeds of {where} "
+                                          f"have {numbers[0]!r}")
+    return _Spread(sd, len(numbers))
+
+
+def _judge(stage: str, path: str, directory: str | None, k: float, found: Any,
+           recorded: Any, spread_of: Callable[[str], _Spread]) -> NumericCheck:
+    """Compare every number of ``found`` with ``recorded``: within when each differs by at
+    most ``k`` times its spread; a number on one side only (absent, null) is outside.
+    Strings and booleans (``config.device_kind``) are named, not judged."""
+    new, old = _leaves(found), _leaves(recorded)
+    compared, structural, others = 0, [], []
+    diffs: list[tuple[str, Any, Any, _Spread]] = []
+    for key in sorted(new.keys() | old.keys()):
+        f, r = new.get(key, _ABSENT), old.get(key, _ABSENT)
+        if not (_number(f) or _number(r)):
+            if f is _ABSENT or r is _ABSENT or f != r:
+                others.append(key)
+            continue
+        compared += 1
+        if not (_number(f) and _number(r)) or math.isnan(f) != math.isnan(r):
+            structural.append(f"{key} is {_shown(r)} in the recorded version, {_shown(f)} "
+                              "in the found one")
+        elif f != r and not math.isnan(f):
+            diffs.append((key, r, f, spread_of(key)))
+
+    def exceeds(d: tuple[str, Any, Any, _Spread]) -> tuple[bool, float]:
+        diff, sd = abs(d[2] - d[1]), d[3].value
+        return (not sd, diff / sd if sd else diff)
+
+    others_note = ""
+    if others:
+        more = ", ..." if len(others) > _SHOWN_OTHERS else ""
+        others_note = (f"; {len(others)} non-numeric value{'s' if len(others) > 1 else ''} "
+                       f"differ{'s' if len(others) == 1 else ''}, not judged "
+                       f"({', '.join(others[:_SHOWN_OTHERS])}{more})")
+    base = NumericCheck(stage, path, False, k, "", compared=compared, differ=len(diffs),
+                        directory=directory)
+    if structural:
+        more = f" (and {len(structural) - 1} more)" if len(structural) > 1 else ""
+        return replace(base, message=f"{structural[0]}{more}{others_note}")
+    if not diffs:
+        return replace(base, within=True, message=f"all {compared} numbers equal the "
+                       f"recorded ones{others_note}")
+    key, r, f, spread = max(diffs, key=exceeds)
+    diff, sd = abs(f - r), spread.value
+    within = sd is not None and sd > 0 and diff <= k * sd
+    values = f"recorded {r!r}, found {f!r}"
+    counts = f"; {len(diffs)} of {compared} numbers differ{others_note}"
+    check = replace(base, within=within, metric=key, recorded=r, found=f, spread=sd,
+                    seeds=spread.seeds)
+    if not sd:
+        return replace(check, message=f"{key} differs ({values}) and {spread.why}{counts}")
+    ratio = diff / sd
+    verdict = "" if within else f" > --tolerance {k:g}"
+    return replace(check, ratio=ratio, message=(
+        f"{ratio:.3g} x the seed-to-seed spread{verdict} at {key} ({values}, spread "
+        f"{sd:.3g} over {spread.seeds} seeds){counts}"))
+
+
+def _family(doc: Any) -> list[Mapping[str, Any]] | None:
+    """The per-seed results of a family result file (``{"seeds": [...], "results":
+    [{"seed": ..., "rows": [...]}, ...]}``), or None for another document."""
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("seeds"), list):
+        return None
+    results = doc.get("results")
+    if not isinstance(results, list) or not results:
+        return None
+    if not all(isinstance(r, Mapping) and "seed" in r for r in results):
+        return None
+    seeds = [repr(r["seed"]) for r in results]
+    return results if len(set(seeds)) == len(seeds) else None
+
+
+def _by_seed(doc: Any) -> Any:
+    """A family result file with ``results`` keyed by seed, so results are matched by
+    their seed and named ``results.seed=0.rows[train_size=5].kendall_tau``."""
+    results = _family(doc)
+    if results is None:
+        return doc
+    return {**doc, "results": {f"seed={r['seed']}": r for r in results}}
+
+
+class _Tolerance:
+    """``verify --tolerance``: compares the numbers of differing result files with their
+    recorded versions (Git HEAD's copy, else the DVC cache object) and the seed-to-seed
+    spread of the recorded seeds."""
+
+    def __init__(self, repo_root: Path, checker: _Checker, k: float, strict: bool,
+                 lock_files: Callable[[], dict[str, tuple[str, str]]]) -> None:
+        self.root = repo_root
+        self.checker = checker
+        self.k = k
+        self.strict = strict
+        self.git = _GitHead(repo_root)
+        self._lock_files = lock_files
+        self._files: dict[str, tuple[str, str]] | None = None
+        self.manifests: dict[tuple[str, str], dict[str, str]] = {}
+        self.groups: dict[str, list[dict[str, Any]]] = {}  # dir/s*.json -> leaves
+
+    def _rel(self, path: Path) -> str:
+        return Path(os.path.relpath(path, self.root)).as_posix()
+
+    def lock_files(self) -> dict[str, tuple[str, str]]:
+        """Path (relative to the root) -> (hash name, md5) of every file output in the lock."""
+        if self._files is None:
+            self._files = self._lock_files()
+        return self._files
+
+    def reference(self, rel: str, hash_name: str, md5: str) -> bytes | str:
+        """The recorded bytes of ``rel``: Git HEAD's copy where it hashes to ``md5``, else
+        the DVC cache object ``md5``; where neither is, why."""
+        self.git.read([rel])
+        blob = self.git.blobs.get(rel)
+        if blob is not None and bytes_md5(blob, hash_name) == md5:
+            return blob
+        obj = self.checker._object(hash_name, md5)
+        if obj.is_file() and file_md5(obj, hash_name) == md5:
+            return obj.read_bytes()
+        why = ("Git HEAD holds another version" if blob is not None
+               else f"Git HEAD cannot be read ({self.git.error})" if self.git.error
+               else "it is not in Git HEAD")
+        return (f"no recorded version to compare with: {why}, and the DVC cache has no "
+                f"object {md5}")
+
+    def name_inside(self, entry: LockEntry, base: Path, problems: list[Problem]
+                    ) -> list[Problem]:
+        """A differing directory whose recorded file list is not in the DVC cache (a
+        ``cache: false`` output): name the files that differ from Git HEAD's copy of it,
+        when that copy hashes to the recorded md5 (so it is the recorded directory)."""
+        path, shown = base / entry.path, Path(entry.path).as_posix()
+        if (entry.role != "out" or not entry.is_dir or not problems or not path.is_dir()
+                or problems[0].kind != "modified" or problems[0].directory is not None
+                or self.checker._manifest(entry) is not None):
+            return problems
+        rel = self._rel(path)
+        ignore = _Ignore.above(self.root, path)
+        files = {}
+        for name in self.git.tree(rel):
+            inner = name[len(rel) + 1:]
+            parts = inner.split("/")
+            if (IGNORED_DIRS & set(parts[:-1]) or parts[-1] in IGNORED_FILES
+                    or any(ignore.ignored(path.joinpath(*parts[:i + 1]), i < len(parts) - 1)
+                           for i in range(len(parts)))):
+                continue
+            files[inner] = name
+        self.git.read(files.values())
+        blobs = {inner: self.git.blobs.get(name) for inner, name in files.items()}
+        if not blobs or None in blobs.values():
+            return problems
+        manifest = {inner: bytes_md5(b, entry.hash_name) for inner, b in blobs.items()
+                    if b is not None}
+        if manifest_md5({"md5": m, "relpath": r} for r, m in manifest.items()) != entry.md5:
+            return problems
+        self.manifests[(entry.stage, entry.path)] = manifest
+        found = self.checker._hash(path, entry.hash_name, is_dir=True)
+        assert isinstance(found, DirHash)
+        recorded = f", {entry.nfiles} recorded" if entry.nfiles is not None else ""
+        head = replace(problems[0], detail=(
+            f"{found.nfiles} files{recorded}; the recorded file list is not in the DVC "
+            "cache, so the files are named from Git HEAD's copy, which hashes to the "
+            "recorded md5"))
+        inside = _Checker._inside(entry, shown, manifest, found)
+        return [head, *_stale_inside(entry, shown, inside)]
+
+    def judge(self, entry: LockEntry, base: Path, problems: list[Problem]
+              ) -> tuple[list[NumericCheck], set[tuple[str, str]]]:
+        """The numeric checks of an output's differing result files, and the (stage, path)
+        of those within the tolerance (and of the directory, when all that differ in it
+        are, or are measured)."""
+        if entry.role != "out" or not problems:
+            return [], set()
+        manifest = (self.manifests.get((entry.stage, entry.path)) or
+                    self.checker._manifest(entry)) if entry.is_dir else None
+        if manifest:
+            self.git.read(self._rel(base / entry.path / r) for r in manifest
+                          if r.endswith(".json"))
+        checks = []
+        for p in problems:
+            if (p.kind == "modified" and not p.measured and p.path.endswith(".json")
+                    and (p.directory is not None or not entry.is_dir)):
+                check = self._check_file(entry, base, p, manifest)
+                if check is not None:
+                    checks.append(check)
+        within = {(c.stage, c.path) for c in checks if c.within}
+        head = problems[0]
+        inner = [p for p in problems if p.directory == head.path]
+        if (entry.is_dir and head.directory is None
+                and any((p.stage, p.path) in within for p in inner)
+                and all((p.stage, p.path) in within or (p.measured and not self.strict)
+                        for p in inner)):
+            within.add((head.stage, head.path))
+        return checks, within
+
+    def _siblings(self, entry: LockEntry, base: Path, p: Problem,
+                  manifest: Mapping[str, str] | None) -> dict[str, str]:
+        """Path (relative to the root) -> recorded md5 of the seed files beside ``p``."""
+        if p.directory is not None and manifest is not None:
+            inner = p.path[len(p.directory) + 1:]
+            parent = inner.rpartition("/")[0]
+            return {self._rel(base / p.directory / rel): md5 for rel, md5 in manifest.items()
+                    if rel.rpartition("/")[0] == parent
+                    and SEED_FILE.fullmatch(rel.rpartition("/")[2])}
+        parent = self._rel(base / p.path).rpartition("/")[0]
+        return {rel: md5 for rel, (hash_name, md5) in self.lock_files().items()
+                if hash_name == entry.hash_name and rel.rpartition("/")[0] == parent
+                and SEED_FILE.fullmatch(rel.rpartition("/")[2])}
+
+    def _group(self, entry: LockEntry, base: Path, p: Problem,
+               manifest: Mapping[str, str] | None) -> tuple[str, list[dict[str, Any]]]:
+        """A seed file's group (``dir/s*.json``) and the recorded versions of its files."""
+        rel = self._rel(base / p.path)
+        where = f"{rel.rpartition('/')[0] or '.'}/s*.json"
+        if where not in self.groups:
+            siblings = self._siblings(entry, base, p, manifest)
+            self.git.read(siblings)
+            docs = []
+            for path, md5 in sorted(siblings.items()):
+                data = self.reference(path, entry.hash_name, md5)
+                if isinstance(data, bytes):
+                    try:
+                        docs.append(_leaves(json.loads(data)))
+                    except (ValueError, UnicodeDecodeError):
+                        continue
+            self.groups[where] = docs
+        return where, self.groups[where]
+
+    def _check_file(self, entry: LockEntry, base: Path, p: Problem,
+                    manifest: Mapping[str, str] | None) -> NumericCheck | None:
+        """The numeric check of one differing JSON file: a seed file against its group, a
+        family result file against its own seeds; None for another kind of file."""
+        seed_file = SEED_FILE.fullmatch(p.path.rpartition("/")[2]) is not None
+        outside = NumericCheck(p.stage, p.path, False, self.k, "", directory=p.directory)
+        try:
+            found = json.loads((base / p.path).read_bytes())
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            return replace(outside, message=f"the found file is not JSON ({exc})") \
+                if seed_file else None
+        data = self.reference(self._rel(base / p.path), entry.hash_name, p.expected or "")
+        if isinstance(data, str):
+            return replace(outside, message=data) if seed_file or _family(found) else None
+        try:
+            recorded = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return replace(outside, message=f"the recorded version is not JSON ({exc})") \
+                if seed_file else None
+        if seed_file:
+            where, docs = self._group(entry, base, p, manifest)
+            return _judge(p.stage, p.path, p.directory, self.k, found, recorded,
+                          lambda key: _spread([d.get(key) for d in docs], len(docs), where))
+        results = _family(recorded)
+        if results is None:
+            return None
+        per_seed = [_leaves(r) for r in results]
+        where = f"the {len(results)} seeds of {p.path}"
+
+        def spread_of(key: str) -> _Spread:
+            head, _, rest = key.partition(".")
+            if head != "results" or not rest.startswith("seed="):
+                return _Spread(None, 0, "it is not a per-seed value, so it must be equal")
+            inner = rest.partition(".")[2]
+            return _spread([s.get(inner) for s in per_seed], len(per_seed), where)
+
+        return _judge(p.stage, p.path, p.directory, self.k, _by_seed(found),
+                      _by_seed(recorded), spread_of)
+
+
 def declared_stages(spec: Mapping[str, Any]) -> set[str]:
     """The stage names of a dvc.yaml ``stages`` mapping as dvc.lock records them."""
     return {inst for name, stage in spec.items()
@@ -709,8 +1170,27 @@ def prune_lock(repo_root: Path, lock: Path | None = None) -> list[str]:
     return orphans
 
 
+def _lock_files(repo_root: Path, lock: Path, recorded: Mapping[str, Any],
+                wdirs: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Path (relative to ``repo_root``) -> (hash name, md5) of every file output in the
+    lock (the recorded versions of a seed file's siblings that are outputs of their own)."""
+    out = {}
+    for name, stage in recorded.items():
+        base = repo_root / wdirs.get(name.partition("@")[0], ".")
+        try:
+            entries, _ = _entries(lock, name, stage, "out")
+        except LockFormatError:
+            continue  # named when that stage is checked
+        for e in entries:
+            if not e.is_dir:
+                rel = Path(os.path.relpath(base / e.path, repo_root)).as_posix()
+                out[rel] = (e.hash_name, e.md5)
+    return out
+
+
 def verify(repo_root: Path, lock: Path | None = None, stages: Sequence[str] | None = None,
-           *, deps: bool = False, cache: bool = False, strict: bool = False) -> VerifyReport:
+           *, deps: bool = False, cache: bool = False, strict: bool = False,
+           tolerance: float | None = None) -> VerifyReport:
     """Compare the workspace under ``repo_root`` with ``lock`` (default: its dvc.lock).
 
     ``stages`` limits the check to those stages (a foreach name selects all its
@@ -723,7 +1203,25 @@ def verify(repo_root: Path, lock: Path | None = None, stages: Sequence[str] | No
     do). Paths in the lock are relative to ``repo_root`` (and to a stage's ``wdir`` in
     ``repo_root``/dvc.yaml), so a lock saved elsewhere (an earlier run's, a colleague's)
     checks this workspace.
+
+    ``tolerance`` (K) is for results whose bytes cannot match (another CPU, a GPU): each
+    differing seed file (``.../s<seed>.json``: run metrics, search results) and family
+    result file (per-seed ``results``) is compared number by number with its recorded
+    version (Git HEAD's copy when it hashes to the recorded md5, else the DVC cache
+    object), and passes when every number that differs does so by at most K times its
+    seed-to-seed spread: the sample standard deviation over the recorded files of the same
+    directory (for a family file, over its seeds). A value recorded for fewer than two
+    seeds, or the same for all of them, has no spread, so any difference in it is outside.
+    Without a recorded file list in the DVC cache (``cache: false`` directories), the files
+    inside a directory are named from Git HEAD's copy when that copy hashes to the
+    recorded md5.
+
+    Raises:
+        VerifyError: dvc.lock or dvc.yaml cannot be read, or ``tolerance`` is negative.
     """
+    if tolerance is not None and not (math.isfinite(tolerance) and tolerance >= 0):
+        raise VerifyError(f"--tolerance must be a non-negative number of seed-to-seed "
+                          f"spreads, got {tolerance!r}")
     repo_root = Path(repo_root)
     lock = Path(lock) if lock is not None else repo_root / "dvc.lock"
     recorded = load_lock(lock)
@@ -731,8 +1229,11 @@ def verify(repo_root: Path, lock: Path | None = None, stages: Sequence[str] | No
     spec = _spec(dvc_yaml)
     wdirs, options = _wdirs(dvc_yaml, spec), output_specs(dvc_yaml, spec)
     checker = _Checker(repo_root, _cache_dir(repo_root))
+    tol = None if tolerance is None else _Tolerance(
+        repo_root, checker, tolerance, strict,
+        lambda: _lock_files(repo_root, lock, recorded, wdirs))
     roles = ("dep", "out") if deps else ("out",)
-    report = VerifyReport(str(lock), 0, strict=strict)
+    report = VerifyReport(str(lock), 0, strict=strict, tolerance=tolerance)
     declared = declared_stages(spec) if spec else None
     for name in _select(lock, recorded, stages):
         if declared is not None and name not in declared:
@@ -746,8 +1247,15 @@ def verify(repo_root: Path, lock: Path | None = None, stages: Sequence[str] | No
                 report.checked += 1
                 opts = options.get(name, {}).get(entry.path, {}) if role == "out" else {}
                 found = checker.check(entry, base)
+                if tol is not None:
+                    found = tol.name_inside(entry, base, found)
                 if cache and role == "out" and opts.get("cache", True):
                     found += checker.check_cache(entry)
                 measured = _measured(dvc_yaml, name, entry.path, opts)
-                report.problems += _mark(found, measured, entry.is_dir)
+                marked = _mark(found, measured, entry.is_dir)
+                report.problems += marked
+                if tol is not None:
+                    checks, within = tol.judge(entry, base, marked)
+                    report.numeric += checks
+                    report.tolerated |= within
     return report

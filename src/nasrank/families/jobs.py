@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nasrank import numerics
 from nasrank.errors import ConfigError, NasrankError, UnknownNameError
 from nasrank.families.predictors import ZERO_COST
 from nasrank.families.registry import FAMILY_PREDICTORS, family_spec
@@ -238,10 +239,12 @@ def run_family_job(job: FamilyJob, params: Mapping[str, Any]) -> Path:
     head = {"key": job.key, "table": job.table, "predictor": job.label}
     causes = nan_causes(job.family)
     write_json(job.timing_output(paths), strict_metrics(
-        {**head, "seconds": time.perf_counter() - start, "results": timings}, causes))
+        {**head, "seconds": time.perf_counter() - start, "machine": numerics.machine(),
+         "results": timings}, causes))
     dest = job.output(paths)
     report = strict_metrics({**head, "registered": job.predictor, "family": job.family,
-                             "settings": s, "seeds": list(job.seeds), "results": results},
+                             "settings": s, "seeds": list(job.seeds),
+                             "numerics": numerics.provenance(), "results": results},
                             causes)
     write_json(dest, report)
     if report.get("warnings"):

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from nasrank.exact import sqrt
 from nasrank.losses.base import (
     Loss,
     LossContext,
@@ -29,7 +30,7 @@ def safe_distance(a: Tensor, b: Tensor) -> Tensor:
     """Euclidean distance along the last axis, with a zero (not NaN) gradient at 0."""
     sq = ((a - b) ** 2).sum(-1)
     pos = sq > 0
-    return torch.where(pos, torch.sqrt(torch.where(pos, sq, torch.ones_like(sq))), 0.0 * sq)
+    return torch.where(pos, sqrt(torch.where(pos, sq, torch.ones_like(sq))), 0.0 * sq)
 
 
 def sample_triplets(b: int, n: int, generator: torch.Generator) -> Tensor:

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from nasrank.errors import ConfigError
+from nasrank.exact import sqrt
 from nasrank.predictors.networks import GCN, MLP, LeNet
 
 __all__ = ["BN_EPS", "BN_MOMENTUM", "StackedNetwork", "dropout_sites"]
@@ -282,7 +283,7 @@ class StackedNetwork:
         else:
             centred = h - running_mean[:, None, :]
             var = running_var
-        scale = gamma / torch.sqrt(var + BN_EPS)
+        scale = gamma / sqrt(var + BN_EPS)
         return centred * scale[:, None, :] + beta[:, None, :]
 
 

@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from nasrank import numerics
 from nasrank.errors import ConfigError, UnknownNameError
 from nasrank.io import write_json
 from nasrank.metrics import strict_metrics
@@ -214,6 +215,7 @@ def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | Non
             "trajectory": list(final.trajectory),
             "queried": list(final.queried),
             "info": {**final.info, **extra},
+            "numerics": numerics.provenance(),
         }
         dest = out_dir / f"s{seed}.json"
         write_json(dest, strict_metrics(report))
