@@ -1,7 +1,9 @@
 """Losses of performance predictors for NAS, behind one registry.
 
 Names: ``mse``, ``l1``, ``hr``, ``lr``, ``mse_sr``, ``listmle``, ``ew``, ``mape``,
-``warp``, ``renas``, ``piecewise``. Each class documents its formula and source.
+``warp``, ``renas``, ``piecewise``. Each class documents its formula and source, and
+registers itself with its family, label and colour (:func:`register_loss`, in
+:mod:`nasrank.losses.catalog`): a new loss is one decorated class.
 
 Usage::
 
@@ -17,6 +19,7 @@ features, needed only where ``loss_fn.needs_features`` is true (``renas``).
 """
 
 from nasrank.losses.base import Loss, LossContext
+from nasrank.losses.catalog import ENTRIES, LossEntry, loss_entry, register_loss
 from nasrank.losses.piecewise import PiecewiseLoss
 from nasrank.losses.ranking import (
     HingeRankingLoss,
@@ -30,6 +33,7 @@ from nasrank.losses.renas import ReNASLoss
 from nasrank.losses.weighted import ExponentialWeightedLoss, MAPELoss, WARPLoss
 
 __all__ = [
+    "ENTRIES",
     "LOSSES",
     "ExponentialWeightedLoss",
     "HingeRankingLoss",
@@ -38,6 +42,7 @@ __all__ = [
     "LogisticRankingLoss",
     "Loss",
     "LossContext",
+    "LossEntry",
     "MAPELoss",
     "MSELoss",
     "MSESequenceRankingLoss",
@@ -45,5 +50,7 @@ __all__ = [
     "ReNASLoss",
     "WARPLoss",
     "get_loss",
+    "loss_entry",
     "loss_options",
+    "register_loss",
 ]

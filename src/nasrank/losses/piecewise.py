@@ -8,10 +8,12 @@ from torch import Tensor
 
 from nasrank.errors import ConfigError
 from nasrank.losses.base import Loss, LossContext, check_int
+from nasrank.losses.catalog import get_loss, register_loss
 
 __all__ = ["PiecewiseLoss"]
 
 
+@register_loss("piecewise", family="piecewise", label="PW", colour="tab:cyan")
 class PiecewiseLoss(Loss):
     """Piecewise loss: ``first`` before the switch point, ``second`` from it on.
 
@@ -33,7 +35,6 @@ class PiecewiseLoss(Loss):
     tasks); the study sets the switch points by hand and they are not known to us.
     """
 
-    name: ClassVar[str] = "piecewise"
     OPTIONS: ClassVar[dict[str, Any]] = {
         "first": "hr",
         "second": "mape",
@@ -45,8 +46,6 @@ class PiecewiseLoss(Loss):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        from nasrank.losses.registry import get_loss
-
         opts = self.options
         for part in ("first", "second"):
             if not isinstance(opts[part], str):

@@ -17,10 +17,12 @@ from nasrank.losses.base import (
     pair_matrices,
     pair_penalty,
 )
+from nasrank.losses.catalog import register_loss
 
 __all__ = ["HingeRankingLoss", "ListMLELoss", "LogisticRankingLoss", "MSESequenceRankingLoss"]
 
 
+@register_loss("hr", family="ranking", label="HR", colour="tab:orange")
 class HingeRankingLoss(Loss):
     """Pairwise hinge ranking loss ("HR").
 
@@ -35,7 +37,6 @@ class HingeRankingLoss(Loss):
     2025). The margin of either paper is not known; 0.1 is our choice.
     """
 
-    name: ClassVar[str] = "hr"
     OPTIONS: ClassVar[dict[str, Any]] = {"margin": 0.1}
 
     def check_options(self, opts: dict[str, Any]) -> None:
@@ -49,6 +50,7 @@ class HingeRankingLoss(Loss):
         return masked_mean(pen, sign != 0)
 
 
+@register_loss("lr", family="ranking", label="LR", colour="tab:green")
 class LogisticRankingLoss(Loss):
     """Pairwise logistic ranking loss ("LR").
 
@@ -60,8 +62,6 @@ class LogisticRankingLoss(Loss):
     Efficient-NAS/ReNAS), which averages over all B(B-1) ordered pairs *including* ties
     (a tie adds the constant log 2 and no gradient); "LR" of Ji et al. (ICCV 2025).
     """
-
-    name: ClassVar[str] = "lr"
 
     def compute(
         self, pred: Tensor, target: Tensor, features: Tensor | None, ctx: LossContext | None
@@ -82,6 +82,7 @@ def sequence_ranking_term(pred: Tensor, target: Tensor) -> Tensor:
     return masked_mean(portable.softplus(-(p[:-1] - p[1:])), y[:-1] > y[1:])
 
 
+@register_loss("mse_sr", family="ranking", label="MSE+SR", colour="tab:red")
 class MSESequenceRankingLoss(Loss):
     """MSE plus a sequence-ranking term ("MSE+SR").
 
@@ -98,7 +99,6 @@ class MSESequenceRankingLoss(Loss):
     order (a chain that implies the whole order, O(B) pairs) is our choice.
     """
 
-    name: ClassVar[str] = "mse_sr"
     OPTIONS: ClassVar[dict[str, Any]] = {"lambda": 1.0}
 
     def check_options(self, opts: dict[str, Any]) -> None:
@@ -111,6 +111,7 @@ class MSESequenceRankingLoss(Loss):
         return mse + self.options["lambda"] * sequence_ranking_term(pred, target)
 
 
+@register_loss("listmle", family="ranking", label="ListMLE", colour="tab:purple")
 class ListMLELoss(Loss):
     """ListMLE (Plackett-Luce negative log-likelihood of the true order).
 
@@ -123,8 +124,6 @@ class ListMLELoss(Loss):
 
     Source: Xia et al. (ICML 2008), "ListMLE" of Ji et al. (ICCV 2025).
     """
-
-    name: ClassVar[str] = "listmle"
 
     def compute(
         self, pred: Tensor, target: Tensor, features: Tensor | None, ctx: LossContext | None

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from torch import Tensor
 
 from nasrank.losses.base import Loss, LossContext
+from nasrank.losses.catalog import register_loss
 
 __all__ = ["L1Loss", "MSELoss"]
 
 
+@register_loss("mse", family="regression", label="MSE", colour="tab:blue")
 class MSELoss(Loss):
     """Mean squared error.
 
@@ -20,14 +20,13 @@ class MSELoss(Loss):
     Ji et al. (ICCV 2025); the usual loss of NASLib's model-based predictors.
     """
 
-    name: ClassVar[str] = "mse"
-
     def compute(
         self, pred: Tensor, target: Tensor, features: Tensor | None, ctx: LossContext | None
     ) -> Tensor:
         return ((pred - target) ** 2).mean()
 
 
+@register_loss("l1", family="regression", label="L1", colour="navy")
 class L1Loss(Loss):
     """Mean absolute error.
 
@@ -35,8 +34,6 @@ class L1Loss(Loss):
 
     Source: the L1 baseline of ReNAS (Xu et al., Eq. 2).
     """
-
-    name: ClassVar[str] = "l1"
 
     def compute(
         self, pred: Tensor, target: Tensor, features: Tensor | None, ctx: LossContext | None

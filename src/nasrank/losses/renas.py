@@ -18,6 +18,7 @@ from nasrank.losses.base import (
     pair_matrices,
     pair_penalty,
 )
+from nasrank.losses.catalog import register_loss
 
 __all__ = ["ReNASLoss", "sample_triplets"]
 
@@ -46,6 +47,7 @@ def sample_triplets(b: int, n: int, generator: torch.Generator) -> Tensor:
     return torch.stack([i, j, k], dim=1)
 
 
+@register_loss("renas", family="ranking", label="ReNAS", colour="goldenrod")
 class ReNASLoss(Loss):
     """ReNAS loss: ranking loss on the predictions + lambda x continuity loss on features.
 
@@ -86,7 +88,6 @@ class ReNASLoss(Loss):
     of sums) are our choices. Released code: logistic pair loss only (lambda = 0).
     """
 
-    name: ClassVar[str] = "renas"
     needs_features = True
     OPTIONS: ClassVar[dict[str, Any]] = {
         "pairwise": "hinge",

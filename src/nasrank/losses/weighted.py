@@ -18,10 +18,12 @@ from nasrank.losses.base import (
     masked_mean,
     pair_matrices,
 )
+from nasrank.losses.catalog import register_loss
 
 __all__ = ["ExponentialWeightedLoss", "MAPELoss", "WARPLoss"]
 
 
+@register_loss("ew", family="weighted", label="EW", colour="tab:brown")
 class ExponentialWeightedLoss(Loss):
     """Exponentially weighted squared error ("EW").
 
@@ -33,7 +35,6 @@ class ExponentialWeightedLoss(Loss):
     2025), summarised second-hand as exp(y - 1)(y - p)^2, for the ``exp`` form.
     """
 
-    name: ClassVar[str] = "ew"
     OPTIONS: ClassVar[dict[str, Any]] = {"form": "bogcn"}
 
     def check_options(self, opts: dict[str, Any]) -> None:
@@ -50,6 +51,7 @@ class ExponentialWeightedLoss(Loss):
         return (self.weights(target) * (target - pred) ** 2).mean()
 
 
+@register_loss("mape", family="weighted", label="MAPE", colour="tab:pink")
 class MAPELoss(Loss):
     """Mean absolute percentage error on the error scale, with a lower bound ("MAPE").
 
@@ -67,7 +69,6 @@ class MAPELoss(Loss):
     validation error; "MAPE" of Ji et al. (ICCV 2025). The study's b is not known.
     """
 
-    name: ClassVar[str] = "mape"
     OPTIONS: ClassVar[dict[str, Any]] = {"lower_bound": -0.1}
     EPS: ClassVar[float] = 1e-6
 
@@ -82,6 +83,7 @@ class MAPELoss(Loss):
         return (((1.0 - pred) - b) / denom - 1.0).abs().mean()
 
 
+@register_loss("warp", family="weighted", label="WARP", colour="tab:olive")
 class WARPLoss(Loss):
     """Weighted approximate-rank pairwise loss ("WARP"), counted over the whole batch.
 
@@ -105,7 +107,6 @@ class WARPLoss(Loss):
     second-hand as sum_i sum_{j violating} L(rank_i) max(0, 1 - p_i + p_j).
     """
 
-    name: ClassVar[str] = "warp"
     OPTIONS: ClassVar[dict[str, Any]] = {
         "margin": 1.0,
         "weights": "rank",

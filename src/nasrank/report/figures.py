@@ -2,10 +2,11 @@
 
 Every figure is drawn at a journal column width (3.5 in single, 7 in double) with fonts of
 7-8 pt, so it is readable when placed at 100 %. A loss (and a search baseline) has the same
-colour and name in every figure (:data:`LOSS_COLOURS`, :data:`LOSS_LABELS`); means over
-seeds carry a 95 % Student-t interval (:func:`nasrank.metrics.mean_ci`), drawn only where
-there are at least two seeds. Metadata are fixed (no software tag in the PNG, no creation
-date in the PDF), so the same data give the same bytes.
+colour and name in every figure (:data:`LOSS_COLOURS`, :data:`LOSS_LABELS`: a loss's are
+those it registered with); means over seeds carry a 95 % Student-t interval
+(:func:`nasrank.metrics.mean_ci`), drawn only where there are at least two seeds.
+Metadata are fixed (no software tag in the PNG, no creation date in the PDF), so the same
+data give the same bytes.
 
 * ``renas_rank_scatter``: ReNAS's ranking figure, predicted vs true rank of 1,000 random
   test architectures per predictor variant (smallest train size, first seed).
@@ -42,8 +43,11 @@ from nasrank.experiments import Run, _load, experiment_runs, metrics_inputs, swe
 from nasrank.metrics import mean_ci_half
 from nasrank.paths import Paths, TableId
 from nasrank.plotting import save_figure, style
+from nasrank.report.stats import RegisteredLosses
 
 __all__ = [
+    "BASELINE_COLOURS",
+    "BASELINE_LABELS",
     "LOSS_COLOURS",
     "LOSS_LABELS",
     "REPORT_FIGURES",
@@ -53,28 +57,16 @@ __all__ = [
 SINGLE_COLUMN = 3.5  # inches
 DOUBLE_COLUMN = 7.0
 
-#: one colour per loss and search baseline, the same in every figure
-LOSS_COLOURS: dict[str, str] = {
-    "mse": "tab:blue",
-    "hr": "tab:orange",
-    "lr": "tab:green",
-    "mse_sr": "tab:red",
-    "listmle": "tab:purple",
-    "ew": "tab:brown",
-    "mape": "tab:pink",
-    "warp": "tab:olive",
-    "piecewise": "tab:cyan",
-    "l1": "navy",
-    "renas": "goldenrod",
-    "random": "tab:gray",
-    "regularized_evolution": "black",
-}
+#: the search baselines' colours and printed names (not losses: a loss declares its own
+#: with :func:`nasrank.losses.catalog.register_loss`)
+BASELINE_COLOURS: dict[str, str] = {"random": "tab:gray", "regularized_evolution": "black"}
+BASELINE_LABELS: dict[str, str] = {"random": "random search",
+                                   "regularized_evolution": "reg. evolution"}
+#: one colour per loss and search baseline, the same in every figure: each registered
+#: loss's (a live view of the registry), then the baselines'
+LOSS_COLOURS: Mapping[str, str] = RegisteredLosses("colour", BASELINE_COLOURS)
 #: the printed name of each loss and baseline (the loss study's abbreviations)
-LOSS_LABELS: dict[str, str] = {
-    "mse": "MSE", "hr": "HR", "lr": "LR", "mse_sr": "MSE+SR", "listmle": "ListMLE",
-    "ew": "EW", "mape": "MAPE", "warp": "WARP", "piecewise": "PW", "l1": "L1",
-    "renas": "ReNAS", "random": "random search", "regularized_evolution": "reg. evolution",
-}
+LOSS_LABELS: Mapping[str, str] = RegisteredLosses("label", BASELINE_LABELS)
 #: line style per encoding of the ReNAS variants (colour is the loss)
 ENCODING_STYLES: dict[str, str] = {"type_matrix": "--", "renas_tensor": "-"}
 MARKERS = "osD^v<>pPX*h"

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,7 @@ __all__ = [
     "LOSS_FAMILIES",
     "STATS_TABLES",
     "PairedTest",
+    "RegisteredLosses",
     "higher_is_better",
     "holm",
     "loss_family",
@@ -80,20 +81,57 @@ __all__ = [
 #: significance level of the tests' ``significant`` columns
 ALPHA = 0.05
 
-#: loss -> family in Ji et al. (2025); ``l1`` and ``renas`` (not in the study) for completeness
-LOSS_FAMILIES: dict[str, str] = {
-    "mse": "regression",
-    "l1": "regression",
-    "hr": "ranking",
-    "lr": "ranking",
-    "mse_sr": "ranking",
-    "listmle": "ranking",
-    "renas": "ranking",
-    "ew": "weighted",
-    "mape": "weighted",
-    "warp": "weighted",
-    "piecewise": "piecewise",
-}
+
+class RegisteredLosses(Mapping[str, str]):
+    """Loss name -> ``field`` of its registry entry, then the names of ``extra``: a live,
+    read-only view of the loss registry (:mod:`nasrank.losses.catalog`).
+
+    A loss declares its family, printed name and colour where it is defined
+    (:func:`nasrank.losses.catalog.register_loss`); :data:`LOSS_FAMILIES` and
+    :data:`nasrank.report.figures.LOSS_COLOURS` and ``LOSS_LABELS`` are such views, so a
+    loss registered (or removed) later is in (or out of) them at once, and a new loss needs
+    no edit in the report. A loss's own value wins over an ``extra`` entry of the same
+    name. The registry is imported on first use, not with the report: importing the
+    losses imports torch, which most report commands never need.
+
+    Args:
+        field: ``family``, ``label`` or ``colour``.
+        extra: name -> value of names that are not losses (the search baselines), after
+            the losses.
+    """
+
+    FIELDS = ("family", "label", "colour")
+
+    def __init__(self, field: str, extra: Mapping[str, str] | None = None) -> None:
+        if field not in self.FIELDS:
+            raise ValueError(f"field must be one of {', '.join(self.FIELDS)}, got {field!r}")
+        self.field = field
+        self.extra: Mapping[str, str] = dict(extra or {})
+
+    def _values(self) -> dict[str, str]:
+        from nasrank.losses.catalog import ENTRIES
+
+        values = {name: getattr(entry, self.field) for name, entry in ENTRIES.items()}
+        for name, value in self.extra.items():
+            values.setdefault(name, value)
+        return values
+
+    def __getitem__(self, name: str) -> str:
+        return self._values()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.field!r}: {self._values()!r})"
+
+
+#: loss -> family in Ji et al. (2025) (``l1`` and ``renas``, not in the study, for
+#: completeness): a live view of the family each loss registered with
+LOSS_FAMILIES: Mapping[str, str] = RegisteredLosses("family")
 
 #: metric-name prefix -> whether higher is better (metrics matching none: higher)
 DIRECTIONS: dict[str, bool] = {"n_at_": False, "mae": False, "rmse": False}
