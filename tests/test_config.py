@@ -47,7 +47,10 @@ def _load_error(tmp_path: Path, params: Any) -> str:
 def test_repo_params_is_valid(repo: Path) -> None:
     params = load_params(repo / "params.yaml")
     # root is optional: the default is the params file's directory
-    assert set(params) == set(schema()["required"]) == set(schema()["properties"]) - {"root"}
+    # root and plugins are optional
+    assert set(params) - {"plugins"} == set(schema()["required"])
+    assert set(params) == set(schema()["properties"]) - {"root"}
+    assert params["plugins"] == []
     assert params["benchmarks"] == ["nb101", "nb201", "tnb101_micro", "tnb101_macro", "nbgraph",
                                    "nbmacro", "darts"]
     assert params["data"]["raw_dir"] == "data/raw"
@@ -330,20 +333,27 @@ def test_nan_setting_is_refused(repo: Path, tmp_path: Path, key: str) -> None:
 
 
 def test_schema_names_are_the_registries() -> None:
-    """The grids' enums of losses, predictors and encodings are nasrank's registries."""
+    """The grids' enums of predictors and encodings are nasrank's registries; loss names
+    are a pattern (plugins add losses), checked against the registry by check_params."""
     from nasrank.encodings import MODULES, available
     from nasrank.losses import LOSSES
     from nasrank.predictors import PREDICTORS
 
     defs = schema()["$defs"]
-    assert set(defs["loss"]["enum"]) == set(LOSSES) | {"regression"}
+    assert all(re.match(defs["loss"]["pattern"], n) for n in [*LOSSES, "regression"])
     assert set(defs["predictor"]["enum"]) == set(PREDICTORS)
     assert set(defs["encoding"]["enum"]) == {e for b in MODULES for e in available(b)}
 
 
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda p: p["experiments"]["loss_study"]["losses"].append("hrr"),
-     r"key 'experiments.loss_study.losses.\d+': 'hrr' is not one of"),
+     r"unknown loss \(.*: experiments.loss_study.losses\[\d+\]\) 'hrr'; available: .*hr"),
+    (lambda p: p["search"]["loss_search"]["losses"].append("Hr"),
+     r"key 'search.loss_search.losses.\d+': 'Hr' does not match"),
+    (lambda p: p["loss_variants"]["hr_margin_0"].update(loss="hinge"),
+     r"unknown loss \(.*: loss_variants.hr_margin_0.loss\) 'hinge'; available: "),
+    (lambda p: p["losses"].update(hinge={"margin": 0.1}),
+     r"unknown loss \(.*: losses.hinge\) 'hinge'; available: "),
     (lambda p: p["experiments"]["loss_study"].update(losses=[]),
      r"key 'experiments.loss_study.losses': \[\] should be non-empty"),
     (lambda p: p["search"]["loss_search"].update(tables=[]),

@@ -12,6 +12,7 @@ Usage::
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from collections.abc import Iterator
@@ -157,15 +158,83 @@ def _non_finite(node: Any, key: str = "") -> Iterator[str]:
         yield key
 
 
+#: the name standing for "no loss" (tree predictors fit the target directly)
+NO_LOSS = "regression"
+#: the built-in losses, in the registry's order (tests/test_loss_registry.py checks they
+#: are what nasrank.losses registers): params.yaml naming only these, with no plugins, is
+#: checked without importing the losses (torch: 1.5 s at every command's start)
+BUILTIN_LOSSES = ("mse", "l1", "hr", "lr", "mse_sr", "listmle", "ew", "mape", "warp",
+                  "renas", "piecewise")
+
+
+def loss_names(params: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """``(key, name)`` of every loss params.yaml names where the schema says
+    ``$ref: "#/$defs/loss"`` (tests/test_loss_plugins.py checks the list is complete),
+    and the keys of the ``losses`` options section."""
+    for name in params.get("losses") or {}:
+        yield f"losses.{name}", name
+    for name, variant in (params.get(LOSS_VARIANTS) or {}).items():
+        yield f"{LOSS_VARIANTS}.{name}.loss", variant["loss"]
+    exp = params["experiments"]
+    for name, variant in exp["renas_variants"]["variants"].items():
+        yield f"experiments.renas_variants.variants.{name}.loss", variant["loss"]
+    for key, grid in (("experiments.loss_study", exp["loss_study"]),
+                      ("search.loss_search", params["search"]["loss_search"])):
+        for i, name in enumerate(grid["losses"]):
+            yield f"{key}.losses[{i}]", name
+
+
+def _loss_plugins() -> Any:
+    """:mod:`nasrank.losses.plugins`, imported by a computed name on purpose.
+
+    Every command loads params.yaml, so a literal import here would make the loss code a
+    DVC code dependency of every stage (nasrank.codedeps follows literal imports). The
+    check only raises or passes, it changes no stage's output; the stages that do use
+    losses import them themselves (and depend on the plugins' files: nasrank.dvcgen).
+    """
+    return importlib.import_module(f"{__package__}.losses.plugins")
+
+
+def check_loss_names(params: dict[str, Any], source: str = "params.yaml") -> list[str]:
+    """Import the ``plugins`` modules, then check that every loss params.yaml names
+    (:func:`loss_names`) is registered (without plugins and with built-in names only, the
+    losses are not imported: :data:`BUILTIN_LOSSES`).
+
+    Returns:
+        The registered loss names and ``regression``.
+
+    Raises:
+        UnknownNameError: naming the key and listing the registered names.
+        ConfigError, LossRegistrationError: a plugin fails (naming ``plugins[i]``).
+    """
+    named = list(loss_names(params))
+    known = [*BUILTIN_LOSSES, NO_LOSS]
+    if params.get("plugins") or any(name not in known for _, name in named):
+        plugins = _loss_plugins()  # entry points load with the registry
+        plugins.import_plugins(params.get("plugins") or [], source)
+        known = [*plugins.LOSSES, NO_LOSS]
+    for key, name in named:
+        if name not in known:
+            raise UnknownNameError(f"loss ({source}: {key})", str(name), known)
+    return known
+
+
 def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[str, Any]:
     """What the schema cannot check: names of registry entries, and numbers that are not
     finite (JSON schema bounds let ``.nan`` through: every comparison with NaN is false).
 
+    First imports the ``plugins`` modules (:func:`nasrank.losses.plugins.import_plugins`),
+    so that the losses they register are known; then checks every loss name (the schema
+    only checks their spelling: plugins add names it cannot list).
+
     Raises:
         UnknownNameError: a ``train.by_predictor`` key that is not a predictor; a grid's
-            table that no benchmark has (losses, predictors and encodings of the grids
+            table that no benchmark has; a loss (a grid's, a ``losses`` options block's,
+            a variant's) that is not registered (predictors and encodings of the grids
             are enums of the schema).
-        ConfigError: a ``.nan`` or ``.inf`` value, naming its key.
+        ConfigError: a ``.nan`` or ``.inf`` value, naming its key; a plugin that cannot
+            be imported, naming ``plugins[i]``.
+        LossRegistrationError: a plugin's loss is refused (nasrank.losses.plugins).
     """
     bad = list(_non_finite(params))
     if bad:
@@ -189,7 +258,7 @@ def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[st
     for key, names in tables.items():
         for name in names:
             check_table(name, f"{source}: {key}")
-    losses = list(schema()["$defs"]["loss"]["enum"])  # = the registry (tested)
+    losses = check_loss_names(params, source)
     for name in params.get(LOSS_VARIANTS) or {}:
         if name in losses:
             raise ConfigError(f"{source}: {LOSS_VARIANTS}.{name} is the name of a loss; a "

@@ -16,11 +16,18 @@ Usage::
 ``pred`` and ``target`` are (B,) tensors, targets min-max scaled to [0, 1] on the
 training split (higher is better). ``features`` (B, D) are the predictor's penultimate
 features, needed only where ``loss_fn.needs_features`` is true (``renas``).
+
+Losses defined outside nasrank register as plugins (:mod:`nasrank.losses.plugins`):
+params.yaml's ``plugins:`` modules, imported by :func:`nasrank.config.check_params`, and
+installed packages' entry points of the group ``nasrank.losses``, loaded here, when the
+package is first imported (after the built-in losses, so that a plugin module can import
+anything of :mod:`nasrank.losses`).
 """
 
 from nasrank.losses.base import Loss, LossContext
 from nasrank.losses.catalog import ENTRIES, LossEntry, loss_entry, register_loss
 from nasrank.losses.piecewise import PiecewiseLoss
+from nasrank.losses.plugins import load_entry_points
 from nasrank.losses.ranking import (
     HingeRankingLoss,
     ListMLELoss,
@@ -54,3 +61,5 @@ __all__ = [
     "loss_options",
     "register_loss",
 ]
+
+load_entry_points()

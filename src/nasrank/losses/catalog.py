@@ -137,7 +137,9 @@ def register_loss(name: str, *, family: str, label: str | None = None,
 
     Raises:
         LossRegistrationError: ``name`` is taken (the message names both classes), the
-            class already has another ``name``, or ``name`` or ``family`` is malformed.
+            class already has another ``name``, ``name`` or ``family`` is malformed, or
+            an option has no default (a value of ``OPTIONS`` that params.yaml cannot
+            hold, such as ``...`` or a type; None is a default, "not set").
         TypeError: the decorated object is not a ``Loss`` subclass.
     """
     for what, value in (("name", name), ("family", family)):
@@ -157,6 +159,7 @@ def register_loss(name: str, *, family: str, label: str | None = None,
             raise LossRegistrationError(
                 f"loss {name!r} is registered twice: by {_qualname(LOSSES[name])} and by "
                 f"{_qualname(cls)}")
+        _check_options(cls)
         own = cls.__dict__.get("name")
         if own not in (None, "", name):
             raise LossRegistrationError(
@@ -171,6 +174,50 @@ def register_loss(name: str, *, family: str, label: str | None = None,
         return cls
 
     return decorate
+
+
+#: what an option's default may be: the values params.yaml can hold (YAML's plain types)
+_PLAIN = (type(None), bool, int, float, str)
+
+#: the option name reserved by params.yaml's ``losses.<loss>`` blocks
+#: (:data:`nasrank.config.BY_TABLE`)
+_RESERVED_OPTIONS = frozenset({"by_table"})
+
+
+def _is_default(value: Any) -> bool:
+    """Whether ``value`` is a usable default: a value params.yaml can hold (None, a bool,
+    number or string, or a list or mapping of such), not a placeholder such as ``...``,
+    a type (``{"gamma": float}``) or ``inspect.Parameter.empty``."""
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_is_default(v) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _is_default(v) for k, v in value.items())
+    return False
+
+
+def _check_options(cls: type[Loss]) -> None:
+    """Every option of ``cls.OPTIONS`` has a default (see :func:`_is_default`; None is a
+    default: "not set", as piecewise's switch points), so that ``get_loss(name)`` and a
+    params.yaml block that changes only some options both work."""
+    options = cls.__dict__.get("OPTIONS", cls.OPTIONS)
+    if not isinstance(options, Mapping):
+        raise LossRegistrationError(
+            f"{_qualname(cls)}: OPTIONS must be a mapping of option name -> default, got "
+            f"{type(options).__name__}")
+    for key, value in options.items():
+        if not isinstance(key, str) or not key:
+            raise LossRegistrationError(
+                f"{_qualname(cls)}: option names must be non-empty strings, got {key!r}")
+        if key in _RESERVED_OPTIONS:
+            raise LossRegistrationError(
+                f"{_qualname(cls)}: option name {key!r} is reserved by params.yaml's "
+                "losses section")
+        if not _is_default(value):
+            raise LossRegistrationError(
+                f"{_qualname(cls)}: option {key!r} has no default (got {value!r}); give "
+                "every option a value params.yaml can hold (None for 'not set')")
 
 
 def unregister_loss(name: str) -> LossEntry:
