@@ -102,12 +102,40 @@ def smoke_check(name: str, options: dict[str, Any] | None = None) -> None:
                     problem = "returned a tensor whose gradient does not reach the predictions"
                 elif not bool(torch.isfinite(pred.grad).all()):
                     problem = "has a gradient that is not finite"
+                else:
+                    problem = _vmap_problem(loss, pred.detach(), target, features, gen)
     except Exception as exc:  # any failure of third-party code is reported
         problem = f"raised {type(exc).__name__}: {exc}"
     if problem is not None:
         raise LossRegistrationError(
             f"loss {name!r} ({_qualname(cls)}) fails the smoke check: on a batch of "
             f"{SMOKE_BATCH} with its default options, its forward {problem}")
+
+
+def _vmap_problem(loss: Any, pred: Any, target: Any, features: Any, gen: Any) -> str | None:
+    """What goes wrong when the loss runs as a sweep runs it: on two runs' batches at once
+    under ``torch.func.vmap`` (:func:`nasrank.sweep._vmapped_loss`), where boolean-mask
+    indexing, ``.item()`` and data-dependent shapes fail; None when it works and gives
+    each run the loss of its batch alone."""
+    import torch
+
+    from nasrank.losses.base import LossContext
+    from nasrank.sweep import _vmapped_loss
+
+    ctx = LossContext(epoch=1, train_size=SMOKE_BATCH)
+    preds = torch.stack([pred, torch.randn(SMOKE_BATCH, generator=gen)])
+    targets = torch.stack([target, torch.rand(SMOKE_BATCH, generator=gen)])
+    feats = None if features is None else torch.stack([features.detach()] * 2)
+    try:
+        batched = _vmapped_loss(loss, preds, targets, feats, ctx)
+    except Exception as exc:
+        return (f"cannot run under torch.func.vmap, as sweeps train it ({type(exc).__name__}: "
+                f"{exc}); compute masked terms with torch.where instead of boolean indexing")
+    alone = loss(preds[1], targets[1], None if feats is None else feats[1], ctx)
+    if not torch.allclose(batched[1], alone, rtol=1e-5, atol=1e-6):
+        return (f"gives under torch.func.vmap {batched[1].item()} for a run whose loss alone "
+                f"is {alone.item()}")
+    return None
 
 
 def _register_from(load: Any, what: str) -> tuple[str, ...]:
