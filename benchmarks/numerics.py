@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -52,8 +51,7 @@ print(2 * 512**3 / best / 1e9)
 
 
 def _env(mode: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if k not in numerics.PINS}
-    base["PYTHONPATH"] = str(REPO / "src")
+    base = {**numerics.unpinned_environ(), "PYTHONPATH": str(REPO / "src")}
     return numerics.pinned_environ(base) if mode == "portable" else base
 
 

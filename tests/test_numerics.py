@@ -33,10 +33,7 @@ EMULATED = ("Nehalem", "EPYC-Rome")
 
 
 def _unpinned() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in numerics.PINS and k != "NASRANK_NUMERICS_REEXEC"}
-    env["PYTHONPATH"] = str(REPO / "src")
-    return env
+    return {**numerics.unpinned_environ(), "PYTHONPATH": str(REPO / "src")}
 
 
 # --- the pins -------------------------------------------------------------------------

@@ -223,9 +223,9 @@ def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[st
     """What the schema cannot check: names of registry entries, and numbers that are not
     finite (JSON schema bounds let ``.nan`` through: every comparison with NaN is false).
 
-    First imports the ``plugins`` modules (:func:`nasrank.losses.plugins.import_plugins`),
-    so that the losses they register are known; then checks every loss name (the schema
-    only checks their spelling: plugins add names it cannot list).
+    Checks every loss name (the schema only checks their spelling: plugins add names it
+    cannot list), first importing the ``plugins`` modules where there are any, or where a
+    name is not built in (:func:`check_loss_names`).
 
     Raises:
         UnknownNameError: a ``train.by_predictor`` key that is not a predictor; a grid's

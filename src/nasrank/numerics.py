@@ -108,6 +108,13 @@ def active(environ: Mapping[str, str] | None = None) -> str:
     return FAST if missing_pins(environ) else PORTABLE
 
 
+def unpinned_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``environ`` without any pin (nor the restart marker): a fresh process of
+    it starts as a user's would, and restarts itself if its params ask for portable."""
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in env.items() if k not in PINS and k != _REEXEC}
+
+
 def pinned_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """A copy of ``environ`` with every portable pin set (other glibc tunables kept)."""
     env = dict(os.environ if environ is None else environ)

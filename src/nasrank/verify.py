@@ -115,14 +115,23 @@ HASHES: dict[str, tuple[Callable[[bytes], bytes], tuple[str, ...]]] = {
 }
 
 
-def file_md5(path: str | os.PathLike[str], hash_name: str = "md5") -> str:
-    """MD5 of a file as DVC computes it for ``hash_name``, read in 1 MiB chunks."""
+def _chunks_md5(chunks: Iterable[bytes], hash_name: str) -> str:
     transform = HASHES[hash_name][0]
     h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(transform(chunk))
+    for chunk in chunks:
+        h.update(transform(chunk))
     return h.hexdigest()
+
+
+def file_md5(path: str | os.PathLike[str], hash_name: str = "md5") -> str:
+    """MD5 of a file as DVC computes it for ``hash_name``, read in 1 MiB chunks."""
+    with open(path, "rb") as f:
+        return _chunks_md5(iter(lambda: f.read(CHUNK), b""), hash_name)
+
+
+def bytes_md5(data: bytes, hash_name: str = "md5") -> str:
+    """MD5 of ``data`` as :func:`file_md5` computes it for a file holding those bytes."""
+    return _chunks_md5((data[i:i + CHUNK] for i in range(0, len(data), CHUNK)), hash_name)
 
 
 def manifest_md5(entries: Iterable[Mapping[str, str]]) -> str:
@@ -745,15 +754,6 @@ def _mark(problems: list[Problem], measured: bool | tuple[str, ...],
 SEED_FILE = re.compile(r"s(\d+)\.json")
 _ABSENT = object()  # a value one version of a file has and the other not
 _SHOWN_OTHERS = 3  # non-numeric differences named in a message
-
-
-def bytes_md5(data: bytes, hash_name: str = "md5") -> str:
-    """MD5 of ``data`` as :func:`file_md5` computes it for a file holding those bytes."""
-    transform = HASHES[hash_name][0]
-    h = hashlib.md5(usedforsecurity=False)
-    for start in range(0, len(data), CHUNK):
-        h.update(transform(data[start:start + CHUNK]))
-    return h.hexdigest()
 
 
 class _GitHead:

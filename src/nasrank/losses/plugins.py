@@ -179,12 +179,20 @@ def import_plugin(module: str, what: str | None = None) -> tuple[str, ...]:
         LossRegistrationError: a loss is refused (a taken name, an option without a
             default, a failed :func:`smoke_check`), naming the plugin and the class.
     """
-    what = what or f"plugin module {module!r}"
-    if module in PLUGINS and module in sys.modules:
-        return PLUGINS[module]
-    added = _register_from(lambda: importlib.import_module(module), what)
-    PLUGINS[module] = added
-    return added
+    return _load_once(module, lambda: importlib.import_module(module),
+                      what or f"plugin module {module!r}")
+
+
+def _loaded(module: str) -> bool:
+    """Whether plugin ``module`` was loaded already (its losses are in PLUGINS)."""
+    return module in PLUGINS and module in sys.modules
+
+
+def _load_once(module: str, load: Any, what: str) -> tuple[str, ...]:
+    """The losses ``module`` registered: :func:`_register_from` on its first load only."""
+    if not _loaded(module):
+        PLUGINS[module] = _register_from(load, what)
+    return PLUGINS[module]
 
 
 def import_plugins(modules: Sequence[str], source: str = "params.yaml") -> list[str]:
@@ -209,12 +217,8 @@ def load_entry_points(group: str = ENTRY_POINT_GROUP) -> list[str]:
     for ep in metadata.entry_points(group=group):
         dist = getattr(getattr(ep, "dist", None), "name", None) or "unknown distribution"
         what = f"entry point {ep.name!r} = {ep.value!r} (group {group!r}, {dist})"
-        module = ep.module
-        if module in PLUGINS and module in sys.modules:
-            continue
-        added = _register_from(ep.load, what)
-        PLUGINS[module] = added
-        names.extend(added)
+        if not _loaded(ep.module):  # an entry point loaded before adds no names
+            names.extend(_load_once(ep.module, ep.load, what))
     return names
 
 
