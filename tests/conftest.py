@@ -1,4 +1,9 @@
-"""Shared fixtures: the local benchmark mirror and the repository root."""
+"""Shared fixtures: the local benchmark mirror and the repository root.
+
+The suite runs as params.yaml's default ``numerics: portable`` runs: a ``pytest`` started
+without the pins restarts itself with them (:mod:`nasrank.numerics`) before any test
+module imports numpy or torch, so in-process calls of the CLI are portable too.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,30 @@ from pathlib import Path
 
 import pytest
 
+from nasrank import numerics
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = REPO.parent / "shared" / "nasdata"
+
+
+_PINNED_RUN = "NASRANK_TESTS_PINNED"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Restart pytest with the portable pins when they are missing."""
+    if not numerics.missing_pins() or os.environ.get(_PINNED_RUN):
+        return
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.stop_global_capturing()
+    print("conftest: restarting pytest with the portable numerics pins", file=sys.stderr)
+    env = numerics.pinned_environ()
+    env[_PINNED_RUN] = "1"
+    os.chdir(config.invocation_params.dir)
+    argv = [sys.executable, "-m", "pytest", *config.invocation_params.args]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(argv[0], argv, env)
 
 
 def _mirror() -> Path | None:

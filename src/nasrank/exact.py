@@ -42,7 +42,8 @@ def sqrt_values(x: Tensor) -> Tensor:
         a = x.detach().numpy()
     except (RuntimeError, TypeError):  # wrapped by torch.func (vmap): no numpy view
         return _sqrt_by_midpoints(x)
-    return torch.from_numpy(np.sqrt(a))
+    with np.errstate(invalid="ignore"):  # sqrt(-x) is NaN, as torch.sqrt's, silently
+        return torch.from_numpy(np.sqrt(a))
 
 
 def _sqrt_by_midpoints(x: Tensor) -> Tensor:
