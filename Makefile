@@ -21,10 +21,11 @@ export PATH := $(BIN):$(PATH)
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# constraints.txt: the versions of the libraries that decide the results' bytes
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
 reproduce: $(STAMP)

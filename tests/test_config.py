@@ -316,7 +316,7 @@ def test_by_predictor_typo_lists_predictors(repo: Path, tmp_path: Path) -> None:
     params["train"]["by_predictor"]["gnc"] = {"epochs": 5}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
-    with pytest.raises(UnknownNameError, match=r"predictor \(.*train.by_predictor\) 'gnc'; "
+    with pytest.raises(UnknownNameError, match=r"predictor \(.*train.by_predictor.gnc\) 'gnc'; "
                                                r"available: .*gcn.*lenet.*mlp"):
         load_params(path)
 
@@ -333,19 +333,36 @@ def test_nan_setting_is_refused(repo: Path, tmp_path: Path, key: str) -> None:
 
 
 def test_schema_names_are_the_registries() -> None:
-    """The grids' enums of predictors and encodings are nasrank's registries; loss names
-    are a pattern (plugins add losses), checked against the registry by check_params."""
+    """The grids' enum of encodings is nasrank's registry; loss and predictor names are a
+    pattern (plugins add them), checked against the registries by check_params."""
     from nasrank.encodings import MODULES, available
     from nasrank.losses import LOSSES
     from nasrank.predictors import PREDICTORS
 
     defs = schema()["$defs"]
     assert all(re.match(defs["loss"]["pattern"], n) for n in [*LOSSES, "regression"])
-    assert set(defs["predictor"]["enum"]) == set(PREDICTORS)
+    assert all(re.match(defs["predictor"]["pattern"], n) for n in PREDICTORS)
     assert set(defs["encoding"]["enum"]) == {e for b in MODULES for e in available(b)}
 
 
+def test_predictor_names_cover_every_predictor_of_the_schema(repo: Path) -> None:
+    """nasrank.config.predictor_names lists the places the schema refers to
+    $defs/predictor: the five grids and the keys of two sections."""
+    from nasrank.config import predictor_names
+
+    text = yaml.safe_dump(schema())
+    assert text.count("'#/$defs/predictor'") == 7
+    params = load_params(repo / "params.yaml")
+    keys = [k for k, _ in predictor_names(params)]
+    assert {k for k in keys if k.endswith(".predictor")} == {
+        "experiments.renas_variants.predictor", "experiments.loss_study.predictor",
+        "experiments.loss_ablation.predictor", "search.renas.predictor",
+        "search.loss_search.predictor"}
+
+
 @pytest.mark.parametrize(("edit", "message"), [
+    (lambda p: p["predictors"].update(gnn={"hidden": 3}),
+     r"unknown predictor \(.*: predictors.gnn\) 'gnn'"),
     (lambda p: p["experiments"]["loss_study"]["losses"].append("hrr"),
      r"unknown loss \(.*: experiments.loss_study.losses\[\d+\]\) 'hrr'; available: .*hr"),
     (lambda p: p["search"]["loss_search"]["losses"].append("Hr"),
@@ -359,7 +376,7 @@ def test_schema_names_are_the_registries() -> None:
     (lambda p: p["search"]["loss_search"].update(tables=[]),
      r"key 'search.loss_search.tables': \[\] should be non-empty"),
     (lambda p: p["experiments"]["loss_study"].update(predictor="gnc"),
-     r"key 'experiments.loss_study.predictor': 'gnc' is not one of"),
+     r"unknown predictor \(.*: experiments.loss_study.predictor\) 'gnc'; available: .*gcn"),
     (lambda p: p["experiments"]["renas_variants"]["variants"]["v1"].update(encoding="tensor"),
      r"key 'experiments.renas_variants.variants.v1.encoding': 'tensor' is not one of"),
     (lambda p: p["experiments"]["loss_study"]["tables"].append("nb201-cifar11"),

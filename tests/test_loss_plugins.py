@@ -1,4 +1,4 @@
-"""Tests of loss plugins (nasrank.losses.plugins): losses defined outside nasrank, named in
+"""Tests of loss plugins (nasrank.plugins): losses defined outside nasrank, named in
 params.yaml's ``plugins:`` or installed as entry points of the group ``nasrank.losses``,
 checked when they register, and DVC code dependencies of the stages that use them."""
 
@@ -17,12 +17,13 @@ import pytest
 import torch
 import yaml
 
+from nasrank import plugins as plugins_mod
 from nasrank.config import load_params, schema
 from nasrank.errors import ConfigError, UnknownNameError
 from nasrank.losses import LOSSES, Loss, get_loss, loss_entry
-from nasrank.losses import plugins as plugins_mod
 from nasrank.losses.catalog import LossRegistrationError, register_loss, unregister_loss
-from nasrank.losses.plugins import load_entry_points, plugin_files, smoke_check
+from nasrank.losses.smoke import smoke_check
+from nasrank.plugins import load_entry_points, plugin_files
 
 FOCAL = "nasrank_test_focal_plugin"
 
@@ -118,7 +119,7 @@ def test_plugin_loss_loads_from_params(repo: Path, tmp_path: Path,
     plugin(FOCAL, FOCAL_SOURCE)
     params = load_params(_params(repo, tmp_path, _with_focal))
     assert params["plugins"] == [FOCAL] and "focal_rank" in LOSSES
-    assert plugins_mod.PLUGINS[FOCAL] == ("focal_rank",)
+    assert plugins_mod.PLUGINS[FOCAL] == plugins_mod.Registered(losses=("focal_rank",))
     entry = loss_entry("focal_rank")
     assert (entry.family, entry.label, dict(entry.options)) == ("ranking", "Focal",
                                                                 {"gamma": 2.0})
@@ -233,8 +234,8 @@ def test_entry_points_register_plugins(plugin: Callable[[str, str], Path],
     plugin(FOCAL, FOCAL_SOURCE)
     eps = [metadata.EntryPoint(name="focal", value=FOCAL, group="nasrank.losses")]
     monkeypatch.setattr(plugins_mod.metadata, "entry_points", lambda group: eps)
-    assert load_entry_points() == ["focal_rank"] and "focal_rank" in LOSSES
-    assert load_entry_points() == []  # loaded once
+    assert load_entry_points().losses == ("focal_rank",) and "focal_rank" in LOSSES
+    assert load_entry_points() == plugins_mod.Registered()  # loaded once
     plugin("nasrank_test_bad", _bad_source("bad_loss", "(pred - target).pow(2)"))
     eps[:] = [metadata.EntryPoint(name="bad", value="nasrank_test_bad:BadLoss",
                                   group="nasrank.losses")]
@@ -258,7 +259,7 @@ def test_plugin_file_is_a_code_dependency(repo: Path, tmp_path: Path,
     # inside the repository: relative to it
     assert plugin_files(params, tmp_path) == [file.name]
     # outside: its absolute path, with a warning
-    with caplog.at_level(logging.WARNING, logger="nasrank.losses.plugins"):
+    with caplog.at_level(logging.WARNING, logger="nasrank.plugins"):
         stages = yaml.safe_load(render(params))["stages"]
     assert "outside the repository" in caplog.text
     where = str(file.resolve())

@@ -105,6 +105,20 @@ def test_schema_rejects_an_unknown_mode(tmp_path: Path) -> None:
         load_params(p)
 
 
+def test_constraints_pin_every_versioned_library() -> None:
+    """constraints.txt (what `make` installs with) pins each library whose version the
+    provenance records, torch in the Makefile: a fresh clone gets the committed ones."""
+    import re
+
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$",
+                           (REPO / "constraints.txt").read_text(encoding="utf-8"), re.M))
+    assert set(numerics.VERSIONED) - {"torch"} <= set(pins), pins
+    torch_pin = re.search(r"^TORCH \?= torch==(\S+)$",
+                          (REPO / "Makefile").read_text(encoding="utf-8"), re.M)
+    assert torch_pin is not None
+    assert "-c constraints.txt" in (REPO / "Makefile").read_text(encoding="utf-8")
+
+
 def test_every_computing_stage_depends_on_the_mode() -> None:
     from nasrank.config import load_params
     from nasrank.jobs import all_jobs

@@ -278,7 +278,7 @@ def test_errors():
     with pytest.raises(UnknownNameError,
                        match="available: gcn, gp, lenet, lightgbm, mlp, rf, xgb"):
         get_predictor("resnet", (36,))
-    with pytest.raises(ConfigError, match=r"unknown option 'hiden' for predictor 'mlp'"):
+    with pytest.raises(ConfigError, match=r"predictor 'mlp': unknown option 'hiden'"):
         get_predictor("mlp", (36,), hiden=[3])
     with pytest.raises(ConfigError, match=r"'lenet'.*renas_tensor, type_matrix"):
         get_predictor("lenet", (36,))
@@ -295,7 +295,7 @@ def test_errors():
         get_predictor("gcn", nb101_gcn.shape, nb101_gcn.layout, hidden=0)
     with pytest.raises(ConfigError, match="'normalization'"):
         get_predictor("gcn", nb101_gcn.shape, nb101_gcn.layout, normalization="sym")
-    with pytest.raises(ConfigError, match="unknown option 'lr' for predictor 'xgb'"):
+    with pytest.raises(ConfigError, match="predictor 'xgb': unknown option 'lr'"):
         get_predictor("xgb", (36,), lr=0.1)
     with pytest.raises(ConfigError, match="'n_jobs'"):
         get_predictor("rf", (36,), n_jobs=0)

@@ -89,7 +89,7 @@ def test_registry_and_options() -> None:
     assert set(SEARCHES) == {"random", "regularized_evolution", "renas_ga", "predictor_nas"}
     with pytest.raises(UnknownNameError, match="available: predictor_nas, random"):
         get_search("bogus")
-    with pytest.raises(ConfigError, match=r"'renas_ga' has no option 'pop'"):
+    with pytest.raises(ConfigError, match=r"search 'renas_ga': unknown option 'pop'"):
         get_search("renas_ga", pop=3)
     with pytest.raises(ConfigError, match="crossover_prob"):
         get_search("renas_ga", crossover_prob=1.5)

@@ -25,6 +25,7 @@ import pytest
 import yaml
 from conftest import venv_tool
 
+from nasrank import numerics
 from nasrank.benchmarks import processed_stems
 from nasrank.catalog import ALL_FIGURES, ALL_TABLES
 from nasrank.config import MIRROR_ENV
@@ -51,7 +52,11 @@ WORKFLOW_FILES = ("Snakefile", "workflow", "params.yaml", "environment.yml", "sr
 
 
 def _env(mirror: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in (MIRROR_ENV, "PYTHONPATH")}
+    """This environment as a user's shell has it: without PYTHONPATH, the mirror unless
+    given, and the numerics pins (the suite's own process has them: tests/conftest.py),
+    so each job sets them itself when its params ask for portable mode."""
+    env = {k: v for k, v in numerics.unpinned_environ().items()
+           if k not in (MIRROR_ENV, "PYTHONPATH", "NASRANK_TESTS_PINNED")}
     env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
     if mirror is not None:
         env[MIRROR_ENV] = str(mirror)
@@ -126,8 +131,13 @@ def small_loss_study(params: dict[str, Any], epochs: int = 3) -> dict[str, Any]:
 
 def shrink_training(params: dict[str, Any]) -> dict[str, Any]:
     """The same params with tiny training grids (few epochs, one size, one seed), so the
-    end-to-end run covers every rule in minutes; everything else stays the default."""
+    end-to-end run covers every rule in minutes; everything else stays the default but
+    ``numerics: fast``. This checks the orchestration; its jobs' bytes are compared only
+    with its own reruns. ``portable`` jobs run under Snakemake in
+    tests/test_plugin_workflow.py and give the same bytes across CPUs in
+    tests/test_numerics.py; here they would double the suite's longest test."""
     small = small_loss_study(params)
+    small["numerics"] = "fast"
     renas = small["experiments"]["renas_variants"]
     renas.update(train_sizes=[50], seeds=[0])
     search = small["search"]

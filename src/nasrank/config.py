@@ -184,38 +184,60 @@ def loss_names(params: dict[str, Any]) -> Iterator[tuple[str, Any]]:
             yield f"{key}.losses[{i}]", name
 
 
-def _loss_plugins() -> Any:
-    """:mod:`nasrank.losses.plugins`, imported by a computed name on purpose.
+def predictor_names(params: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """``(key, name)`` of every predictor params.yaml names where the schema says
+    ``$ref: "#/$defs/predictor"`` (tests/test_config.py checks the list is complete), and
+    the keys of the ``predictors`` options section and of ``train.by_predictor``."""
+    for section, block in (("predictors", params.get("predictors") or {}),
+                           ("train.by_predictor", params["train"]["by_predictor"])):
+        for name in block:
+            yield f"{section}.{name}", name
+    for section, grids in (("experiments", ("renas_variants", "loss_study", "loss_ablation")),
+                           ("search", ("renas", "loss_search"))):
+        for grid in grids:
+            if "predictor" in (params[section].get(grid) or {}):
+                yield f"{section}.{grid}.predictor", params[section][grid]["predictor"]
 
-    Every command loads params.yaml, so a literal import here would make the loss code a
-    DVC code dependency of every stage (nasrank.codedeps follows literal imports). The
-    check only raises or passes, it changes no stage's output; the stages that do use
-    losses import them themselves (and depend on the plugins' files: nasrank.dvcgen).
+
+def _registry(name: str) -> Any:
+    """:mod:`nasrank.plugins` or a registry package, imported by a computed name on purpose.
+
+    Every command loads params.yaml, so a literal import here would make the loss and
+    predictor code a DVC code dependency of every stage (nasrank.codedeps follows literal
+    imports). The checks only raise or pass, they change no stage's output; the stages
+    that do use losses or predictors import them themselves (and depend on the plugins'
+    files: nasrank.dvcgen).
     """
-    return importlib.import_module(f"{__package__}.losses.plugins")
+    return importlib.import_module(f"{__package__}.{name}")
 
 
-def check_loss_names(params: dict[str, Any], source: str = "params.yaml") -> list[str]:
-    """Import the ``plugins`` modules, then check that every loss params.yaml names
-    (:func:`loss_names`) is registered (without plugins and with built-in names only, the
-    losses are not imported: :data:`BUILTIN_LOSSES`).
+def check_registered_names(params: dict[str, Any], source: str = "params.yaml") -> list[str]:
+    """Import the ``plugins`` modules, then check that every loss (:func:`loss_names`) and
+    predictor (:func:`predictor_names`) params.yaml names is registered. Without plugins
+    and with built-in loss names only, the losses (and torch) are not imported:
+    :data:`BUILTIN_LOSSES`.
 
     Returns:
         The registered loss names and ``regression``.
 
     Raises:
         UnknownNameError: naming the key and listing the registered names.
-        ConfigError, LossRegistrationError: a plugin fails (naming ``plugins[i]``).
+        ConfigError, LossRegistrationError, PredictorRegistrationError: a plugin fails
+            (naming ``plugins[i]``).
     """
+    if params.get("plugins"):
+        _registry("plugins").import_plugins(params["plugins"], source)
     named = list(loss_names(params))
     known = [*BUILTIN_LOSSES, NO_LOSS]
     if params.get("plugins") or any(name not in known for _, name in named):
-        plugins = _loss_plugins()  # entry points load with the registry
-        plugins.import_plugins(params.get("plugins") or [], source)
-        known = [*plugins.LOSSES, NO_LOSS]
+        known = [*_registry("losses").LOSSES, NO_LOSS]  # entry points load with it
     for key, name in named:
         if name not in known:
             raise UnknownNameError(f"loss ({source}: {key})", str(name), known)
+    predictors = list(_registry("predictors").PREDICTORS)
+    for key, name in predictor_names(params):
+        if name not in predictors:
+            raise UnknownNameError(f"predictor ({source}: {key})", str(name), predictors)
     return known
 
 
@@ -223,28 +245,24 @@ def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[st
     """What the schema cannot check: names of registry entries, and numbers that are not
     finite (JSON schema bounds let ``.nan`` through: every comparison with NaN is false).
 
-    Checks every loss name (the schema only checks their spelling: plugins add names it
-    cannot list), first importing the ``plugins`` modules where there are any, or where a
-    name is not built in (:func:`check_loss_names`).
+    Checks every loss and predictor name (the schema only checks their spelling: plugins
+    add names it cannot list), first importing the ``plugins`` modules where there are any
+    (:func:`check_registered_names`).
 
     Raises:
-        UnknownNameError: a ``train.by_predictor`` key that is not a predictor; a grid's
-            table that no benchmark has; a loss (a grid's, a ``losses`` options block's,
-            a variant's) that is not registered (predictors and encodings of the grids
-            are enums of the schema).
+        UnknownNameError: a grid's table that no benchmark has; a loss (a grid's, a
+            ``losses`` options block's, a variant's) or a predictor (a grid's, a
+            ``predictors`` options block's, a ``train.by_predictor`` key) that is not
+            registered (encodings of the grids are an enum of the schema).
         ConfigError: a ``.nan`` or ``.inf`` value, naming its key; a plugin that cannot
             be imported, naming ``plugins[i]``.
-        LossRegistrationError: a plugin's loss is refused (nasrank.losses.plugins).
+        LossRegistrationError, PredictorRegistrationError: a plugin's entry is refused
+            (nasrank.plugins).
     """
     bad = list(_non_finite(params))
     if bad:
         raise ConfigError(f"{source}: key '{bad[0]}' is not a finite number"
                           + (f" (nor {', '.join(bad[1:])})" if len(bad) > 1 else ""))
-    predictors = list(schema()["$defs"]["predictor"]["enum"])  # = the registry (tested)
-    for name in params["train"]["by_predictor"]:
-        if name not in predictors:
-            raise UnknownNameError(f"predictor ({source}: train.by_predictor)", name,
-                                   predictors)
     from nasrank.paths import TableId
 
     exp, search = params["experiments"], params["search"]
@@ -258,7 +276,7 @@ def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[st
     for key, names in tables.items():
         for name in names:
             check_table(name, f"{source}: {key}")
-    losses = check_loss_names(params, source)
+    losses = check_registered_names(params, source)
     for name in params.get(LOSS_VARIANTS) or {}:
         if name in losses:
             raise ConfigError(f"{source}: {LOSS_VARIANTS}.{name} is the name of a loss; a "

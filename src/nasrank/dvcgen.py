@@ -7,8 +7,8 @@ Snakemake rule: the rule itself for a rule of one job, ``<rule>@<item>`` for the
 a ``foreach`` stage (``encode@nb101-renas_tensor``, ``sweep@nbmacro-gcn-gcn-hr``) and
 ``<rule>_<key>`` for the other jobs of a rule with wildcards (``table_loss_study``).
 A stage's code dependencies are the import closure of its command
-(:mod:`nasrank.codedeps`), plus the source files of the loss plugins for a stage that
-uses losses (:data:`LOSS_CATALOG`); an aggregation depends on study directories
+(:mod:`nasrank.codedeps`), plus the source files of the plugins for a stage that
+uses losses or predictors (:data:`CATALOGS`); an aggregation depends on study directories
 (:func:`study_dirs`), not on one entry per job.
 
 Usage::
@@ -25,7 +25,7 @@ import yaml
 
 from nasrank.codedeps import REPO_ROOT, compress
 from nasrank.jobs import KINDS, TEMPLATES, Job, Output, all_jobs, template
-from nasrank.losses.plugins import plugin_files
+from nasrank.plugins import plugin_files
 from nasrank.verify import out_entry
 
 #: the ``meta`` of an output holding measured wall-clock times (or built from them): its
@@ -54,18 +54,19 @@ def _out(o: Output) -> str | dict[str, Any]:
     return {o.path: opts} if opts else o.path
 
 
-#: the module whose presence in a stage's code means the stage uses losses: it then
-#: depends on the loss plugins' files too (training, and the report's loss labels/colours)
-LOSS_CATALOG = "src/nasrank/losses/catalog.py"
+#: the modules whose presence in a stage's code means the stage uses losses or predictors:
+#: it then depends on the plugins' files too (training, families, and the report's loss
+#: labels and colours)
+CATALOGS = ("src/nasrank/losses/catalog.py", "src/nasrank/predictors/catalog.py")
 
 
 def _stage(params: dict[str, Any], job: Job) -> dict[str, Any]:
     """The dvc.yaml body of one job: its command, inputs and code, params and outputs.
-    A stage that imports the loss catalogue also depends on the plugins' source files
-    (:func:`nasrank.losses.plugins.plugin_files`)."""
+    A stage that imports the loss or predictor catalogue also depends on the plugins'
+    source files (:func:`nasrank.plugins.plugin_files`)."""
     files = job.code
     code = compress(files, min_share=CODE_SHARE)
-    if LOSS_CATALOG in files:
+    if any(c in files for c in CATALOGS):
         code = [*code, *(f for f in plugin_files(params, REPO_ROOT) if f not in code)]
     body: dict[str, Any] = {"cmd": " ".join(["nasrank", *job.argv]),
                             "deps": [*study_dirs(params, list(job.inputs)), *code]}

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from nasrank import options as opt
 from nasrank.benchmarks.zero_cost import require_zero_cost
 from nasrank.errors import ConfigError, DataFormatError
 from nasrank.families.curves import check_curves, extrapolate
@@ -311,8 +312,11 @@ class LCEPredictor(FamilyPredictor):
 
 
 def default_encoding(predictor: str) -> str:
-    """``gcn`` for the GCN, ``renas_tensor`` for the LeNet, else ``adjacency_onehot``."""
-    return {"gcn": "gcn", "lenet": "renas_tensor"}.get(predictor, "adjacency_onehot")
+    """The encoding registered with the predictor (``gcn`` for the GCN, ``renas_tensor``
+    for the LeNet, else ``adjacency_onehot`` unless a plugin says otherwise)."""
+    from nasrank.predictors import predictor_spec
+
+    return predictor_spec(predictor).encoding
 
 
 class _Trainer:
@@ -320,17 +324,14 @@ class _Trainer:
 
     def __init__(self, predictor: str, loss: str | None, trainer: Mapping[str, Any],
                  options: Mapping[str, Any]) -> None:
-        from nasrank.predictors import PREDICTORS, predictor_spec
+        from nasrank.predictors import predictor_spec
 
         spec = predictor_spec(predictor)
         self.predictor = predictor
         self.loss = loss or ("mse" if spec.uses_loss else "regression")
         self.trainer = {k: v for k, v in trainer.items() if v is not None}
-        unknown = sorted(set(options) - (set(PREDICTORS[predictor].defaults) - {"seed"}))
-        if unknown:
-            raise ConfigError(f"unknown option{'s' if len(unknown) > 1 else ''} "
-                              f"{', '.join(map(repr, unknown))} for predictor {predictor!r}; "
-                              f"its options: {', '.join(sorted(set(spec.defaults) - {'seed'}))}")
+        own = {k: v for k, v in spec.defaults.items() if k != "seed"}  # the split's seed
+        opt.resolve(opt.subject("predictor", predictor), own, options)
         self.options = dict(options)
         self.fitted: Any = None
 
@@ -466,9 +467,8 @@ class OmniPredictor(FamilyPredictor):
         super().__init__(name, model=model, encoding=encoding, proxies=list(proxies),
                          fidelity=fidelity, low_fidelity=bool(low_fidelity),
                          model_options=dict(model_options or {}), loss=loss, **trainer)
-        unknown = sorted(set(trainer) - set(TRAINER_KEYS))
-        if unknown:
-            raise ConfigError(f"unknown options {unknown} for predictor {name!r}")
+        opt.resolve(opt.subject("family predictor", name), dict.fromkeys(TRAINER_KEYS),
+                    trainer)
         self.model = model
         self.encoding = encoding
         self.proxies = list(proxies)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nasrank import options as opt
 from nasrank.benchmarks.zero_cost import PROXY_DOCS
-from nasrank.errors import ConfigError, UnknownNameError
+from nasrank.errors import UnknownNameError
 from nasrank.families.predictors import (
     COMBINED,
     FAMILY_NAMES,
@@ -81,9 +82,8 @@ def _model_based(name: str) -> FamilySpec:
     )
 
 
-def _registry() -> dict[str, FamilySpec]:
-    from nasrank.predictors import PREDICTORS
-
+def _fixed() -> tuple[list[FamilySpec], list[FamilySpec]]:
+    """The predictors that are not registered predictors: before and after them."""
     specs = [_zero_cost(p) for p in PROXY_DOCS]
     specs += [
         FamilySpec(
@@ -105,8 +105,7 @@ def _registry() -> dict[str, FamilySpec]:
             build=lambda **o: LCEPredictor("lce", **o),
         ),
     ]
-    specs += [_model_based(n) for n in PREDICTORS]
-    specs.append(FamilySpec(
+    after = [FamilySpec(
         name="omni", family=COMBINED,
         description="OMNI: LightGBM on [adjacency one-hot, jacov, low-fidelity validation "
         "accuracy] (White et al.: NGBoost on one-hot + jacov + SoTL-E)",
@@ -117,11 +116,35 @@ def _registry() -> dict[str, FamilySpec]:
                   **dict.fromkeys(TRAINER_KEYS)},
         trains=True,
         build=lambda **o: OmniPredictor("omni", **o),
-    ))
-    return {s.name: s for s in specs}
+    )]
+    return specs, after
 
 
-FAMILY_PREDICTORS: dict[str, FamilySpec] = _registry()
+class _FamilyRegistry(Mapping[str, FamilySpec]):
+    """Name -> :class:`FamilySpec`: the zero-cost proxies, the learning-curve methods,
+    every predictor of :data:`nasrank.predictors.PREDICTORS` as a model-based one (read
+    at each lookup, so a plugin's predictor registered later is one too), then OMNI."""
+
+    def __init__(self) -> None:
+        self._before, self._after = _fixed()
+
+    def _specs(self) -> dict[str, FamilySpec]:
+        from nasrank.predictors import PREDICTORS
+
+        specs = [*self._before, *(_model_based(n) for n in PREDICTORS), *self._after]
+        return {s.name: s for s in specs}
+
+    def __getitem__(self, name: str) -> FamilySpec:
+        return self._specs()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs())
+
+    def __len__(self) -> int:
+        return len(self._specs())
+
+
+FAMILY_PREDICTORS: Mapping[str, FamilySpec] = _FamilyRegistry()
 
 
 def family_spec(name: str) -> FamilySpec:
@@ -151,13 +174,8 @@ def get_family_predictor(name: str, **options: Any) -> FamilyPredictor:
         ConfigError: an unknown or invalid option.
     """
     spec = family_spec(name)
-    accepted = set(spec.defaults) | set(spec.passed_options)
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        listed = ", ".join(sorted(accepted)) or "none"
-        raise ConfigError(f"unknown option{'s' if len(unknown) > 1 else ''} "
-                          f"{', '.join(map(repr, unknown))} for family predictor {name!r}; "
-                          f"its options: {listed}")
+    accepted = {**dict.fromkeys(spec.passed_options), **spec.defaults}
+    opt.resolve(opt.subject("family predictor", name), accepted, options)
     return spec.build(**{**spec.defaults, **options})
 
 

@@ -17,7 +17,7 @@ Usage::
 training split (higher is better). ``features`` (B, D) are the predictor's penultimate
 features, needed only where ``loss_fn.needs_features`` is true (``renas``).
 
-Losses defined outside nasrank register as plugins (:mod:`nasrank.losses.plugins`):
+Losses defined outside nasrank register as plugins (:mod:`nasrank.plugins`):
 params.yaml's ``plugins:`` modules, imported by :func:`nasrank.config.check_params`, and
 installed packages' entry points of the group ``nasrank.losses``, loaded here, when the
 package is first imported (after the built-in losses, so that a plugin module can import
@@ -27,7 +27,6 @@ anything of :mod:`nasrank.losses`).
 from nasrank.losses.base import Loss, LossContext
 from nasrank.losses.catalog import ENTRIES, LossEntry, loss_entry, register_loss
 from nasrank.losses.piecewise import PiecewiseLoss
-from nasrank.losses.plugins import load_entry_points
 from nasrank.losses.ranking import (
     HingeRankingLoss,
     ListMLELoss,
@@ -38,6 +37,7 @@ from nasrank.losses.registry import LOSSES, get_loss, loss_options
 from nasrank.losses.regression import L1Loss, MSELoss
 from nasrank.losses.renas import ReNASLoss
 from nasrank.losses.weighted import ExponentialWeightedLoss, MAPELoss, WARPLoss
+from nasrank.plugins import load_entry_points
 
 __all__ = [
     "ENTRIES",
@@ -62,4 +62,4 @@ __all__ = [
     "register_loss",
 ]
 
-load_entry_points()
+load_entry_points("losses")  # after the built-ins: a plugin may import them

@@ -14,7 +14,6 @@ Conventions shared by every loss in :mod:`nasrank.losses`:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,8 +21,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from nasrank.errors import ConfigError
 from nasrank.losses import portable
+from nasrank.options import boolean, choice, integer, number, resolve, subject
 
 __all__ = ["Loss", "LossContext"]
 
@@ -56,15 +55,8 @@ class Loss(torch.nn.Module):
 
     def __init__(self, **options: Any) -> None:
         super().__init__()
-        unknown = sorted(set(options) - set(self.OPTIONS))
-        if unknown:
-            valid = ", ".join(sorted(self.OPTIONS)) or "none"
-            raise ConfigError(
-                f"loss {self.name!r}: unknown option {unknown[0]!r}"
-                + (f" (also {', '.join(repr(u) for u in unknown[1:])})" if unknown[1:] else "")
-                + f"; valid options: {valid}"
-            )
-        self.options: dict[str, Any] = {**self.OPTIONS, **options}
+        self.options: dict[str, Any] = resolve(subject("loss", self.name), self.OPTIONS,
+                                               options)
         self.check_options(self.options)
 
     # -- to be specialised -------------------------------------------------------------
@@ -108,7 +100,7 @@ class Loss(torch.nn.Module):
         return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
 
 
-# -- option checks ---------------------------------------------------------------------
+# -- option checks (nasrank.options, with the loss named as every registry names it) -------
 def check_number(
     loss: str,
     key: str,
@@ -118,33 +110,20 @@ def check_number(
     max_value: float | None = None,
     strict_max: bool = False,
 ) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"loss {loss!r}: option {key!r} must be a finite number, got {value!r}")
-    if min_value is not None and value < min_value:
-        raise ConfigError(f"loss {loss!r}: option {key!r} must be >= {min_value}, got {value!r}")
-    if max_value is not None and (value >= max_value if strict_max else value > max_value):
-        rel = "<" if strict_max else "<="
-        raise ConfigError(f"loss {loss!r}: option {key!r} must be {rel} {max_value}, got {value!r}")
+    number(subject("loss", loss), key, value, min_value=min_value, max_value=max_value,
+           strict_max=strict_max)
 
 
 def check_choice(loss: str, key: str, value: Any, choices: Iterable[str]) -> None:
-    choices = list(choices)
-    if value not in choices:
-        raise ConfigError(
-            f"loss {loss!r}: option {key!r} must be one of {', '.join(choices)}, got {value!r}"
-        )
+    choice(subject("loss", loss), key, value, choices)
 
 
 def check_int(loss: str, key: str, value: Any, *, min_value: int = 0) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < min_value:
-        raise ConfigError(
-            f"loss {loss!r}: option {key!r} must be an integer >= {min_value}, got {value!r}"
-        )
+    integer(subject("loss", loss), key, value, min_value=min_value)
 
 
 def check_bool(loss: str, key: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(f"loss {loss!r}: option {key!r} must be true or false, got {value!r}")
+    boolean(subject("loss", loss), key, value)
 
 
 # -- vectorised helpers ------------------------------------------------------------------

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from nasrank.errors import NasrankError, UnknownNameError
 from nasrank.losses.base import Loss
+from nasrank.options import is_default
 
 __all__ = [
     "DERIVED_PALETTE",
@@ -176,30 +177,14 @@ def register_loss(name: str, *, family: str, label: str | None = None,
     return decorate
 
 
-#: what an option's default may be: the values params.yaml can hold (YAML's plain types)
-_PLAIN = (type(None), bool, int, float, str)
-
 #: the option name reserved by params.yaml's ``losses.<loss>`` blocks
 #: (:data:`nasrank.config.BY_TABLE`)
 _RESERVED_OPTIONS = frozenset({"by_table"})
 
 
-def _is_default(value: Any) -> bool:
-    """Whether ``value`` is a usable default: a value params.yaml can hold (None, a bool,
-    number or string, or a list or mapping of such), not a placeholder such as ``...``,
-    a type (``{"gamma": float}``) or ``inspect.Parameter.empty``."""
-    if isinstance(value, _PLAIN):
-        return True
-    if isinstance(value, list | tuple):
-        return all(_is_default(v) for v in value)
-    if isinstance(value, Mapping):
-        return all(isinstance(k, str) and _is_default(v) for k, v in value.items())
-    return False
-
-
 def _check_options(cls: type[Loss]) -> None:
-    """Every option of ``cls.OPTIONS`` has a default (see :func:`_is_default`; None is a
-    default: "not set", as piecewise's switch points), so that ``get_loss(name)`` and a
+    """Every option of ``cls.OPTIONS`` has a default (:func:`nasrank.options.is_default`;
+    None is a default: "not set", as piecewise's switch points), so that ``get_loss(name)`` and a
     params.yaml block that changes only some options both work."""
     options = cls.__dict__.get("OPTIONS", cls.OPTIONS)
     if not isinstance(options, Mapping):
@@ -214,7 +199,7 @@ def _check_options(cls: type[Loss]) -> None:
             raise LossRegistrationError(
                 f"{_qualname(cls)}: option name {key!r} is reserved by params.yaml's "
                 "losses section")
-        if not _is_default(value):
+        if not is_default(value):
             raise LossRegistrationError(
                 f"{_qualname(cls)}: option {key!r} has no default (got {value!r}); give "
                 "every option a value params.yaml can hold (None for 'not set')")

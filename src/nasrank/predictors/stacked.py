@@ -94,12 +94,26 @@ def _mlp_dropouts(module: MLP) -> list[tuple[int, nn.Dropout]]:
     return out
 
 
+def _check_generic(module: nn.Module) -> None:
+    """A network without a stacked form trains run by run through its own ``forward``:
+    refuse what would make a run depend on the others of its sweep (dropout drawn from the
+    global RNG, in the order the runs happen to be computed)."""
+    drops = [name for name, m in module.named_modules()
+             if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0]
+    if drops:
+        raise ConfigError(
+            f"{type(module).__name__}: dropout layers ({', '.join(drops)}) in a network "
+            "without a stacked form: sweeps give each run its own dropout stream only in "
+            "nasrank's own networks (nasrank.predictors.stacked); set their rate to 0")
+
+
 class StackedNetwork:
     """R networks of identical architecture with their parameters stacked per run.
 
     Args:
-        modules: the R networks (``LeNet``, ``MLP`` or ``GCN``), built as usual (each
-            with its own seed); their parameters are copied, the modules are not changed.
+        modules: the R networks (``LeNet``, ``MLP`` or ``GCN``, or any registered torch
+            predictor without dropout, run by run), built as usual (each with its own
+            seed); their parameters are copied, the modules are not changed.
         device: where the stacked tensors live.
 
     Raises:
@@ -111,8 +125,9 @@ class StackedNetwork:
         if not modules:
             raise ConfigError("a stacked network needs at least one network")
         first = modules[0]
-        if not isinstance(first, (LeNet, MLP, GCN)):
-            raise ConfigError(f"no stacked form of {type(first).__name__}")
+        own_form = isinstance(first, (LeNet, MLP, GCN))
+        if not own_form:
+            _check_generic(first)
         shapes = {n: tuple(p.shape) for n, p in first.state_dict().items()}
         for m in modules[1:]:
             other = {n: tuple(p.shape) for n, p in m.state_dict().items()}
@@ -125,8 +140,10 @@ class StackedNetwork:
         # The LeNet's step on the CPU is large (a batch of 1,024 tensors): its
         # convolutions through the module's own oneDNN kernels, run after run, beat one
         # im2col product over all runs by about 2x; on a GPU the stacked form wins.
-        self.looped = (isinstance(first, LeNet) and torch.device(device).type == "cpu"
-                       if looped is None else looped)
+        # A registered network of a plugin has no stacked form: run by run.
+        self.looped = (not own_form or (isinstance(first, LeNet)
+                                        and torch.device(device).type == "cpu")
+                       if looped is None else looped or not own_form)
         named = [dict(m.named_parameters()) for m in modules]
         self.params: dict[str, Tensor] = {
             n: torch.stack([d[n].detach() for d in named]).to(device).requires_grad_(True)

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from nasrank import options
 from nasrank.errors import ConfigError
 from nasrank.spaces.base import SearchSpace
 
@@ -189,34 +190,23 @@ class Oracle:
         return self.order[int(np.argmax(acc))]
 
 
-def _positive_int(search: str, key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"search {search!r}: option {key!r} must be a positive integer, "
-                          f"got {value!r}")
-    return int(value)
+def _positive_int(what: str, key: str, value: Any) -> int:
+    return options.integer(what, key, value, min_value=1)
 
 
-def _optional_positive_int(search: str, key: str, value: Any) -> int | None:
-    return None if value is None else _positive_int(search, key, value)
+def _optional_positive_int(what: str, key: str, value: Any) -> int | None:
+    return None if value is None else _positive_int(what, key, value)
 
 
-def _probability(search: str, key: str, value: Any) -> float:
-    if (isinstance(value, bool) or not isinstance(value, int | float | np.floating)
-            or not 0 <= value <= 1):
-        raise ConfigError(f"search {search!r}: option {key!r} must be a number in [0, 1], "
-                          f"got {value!r}")
-    return float(value)
+def _probability(what: str, key: str, value: Any) -> float:
+    return options.number(what, key, value, min_value=0, max_value=1)
 
 
-def _fraction(search: str, key: str, value: Any) -> float:
-    if (isinstance(value, bool) or not isinstance(value, int | float | np.floating)
-            or not 0 < value <= 1):
-        raise ConfigError(f"search {search!r}: option {key!r} must be a number in (0, 1], "
-                          f"got {value!r}")
-    return float(value)
+def _fraction(what: str, key: str, value: Any) -> float:
+    return options.number(what, key, value, min_value=0, max_value=1, strict_min=True)
 
 
-#: option kind -> checker(search, key, value) -> normalised value
+#: option kind -> checker(what, key, value) -> normalised value (:mod:`nasrank.options`)
 CHECKS: dict[str, Callable[[str, str, Any], Any]] = {
     "int": _positive_int,
     "int?": _optional_positive_int,
@@ -240,16 +230,12 @@ class Search:
     needs: ClassVar[str | None] = None
     needs_space: ClassVar[bool] = False
 
-    def __init__(self, **options: Any) -> None:
-        unknown = sorted(set(options) - set(self.options_spec))
-        if unknown:
-            raise ConfigError(
-                f"search {self.name!r} has no option {unknown[0]!r}; options: "
-                f"{', '.join(sorted(self.options_spec)) or '(none)'}"
-            )
-        merged = {k: options.get(k, default) for k, (_, default) in self.options_spec.items()}
+    def __init__(self, **given: Any) -> None:
+        what = options.subject("search", self.name)
+        defaults = {k: default for k, (_, default) in self.options_spec.items()}
         self.options: dict[str, Any] = {
-            k: CHECKS[self.options_spec[k][0]](self.name, k, v) for k, v in merged.items()
+            k: CHECKS[self.options_spec[k][0]](what, k, v)
+            for k, v in options.resolve(what, defaults, given).items()
         }
         self._check_options()
 
