@@ -66,6 +66,13 @@ FAST = {
     "gp": {},
     "mlp": {"hidden": [16], "epochs": 3, "batch_size": 16},
     "gcn": {"hidden": 8, "layers": 1, "epochs": 2, "batch_size": 16},
+    "blr": {},
+    "ngboost": {"n_estimators": 40},
+    "dngo": {"hidden": [16, 16], "epochs": 5},
+    "bananas": {"encoding": "adjacency_onehot", "layers": 3, "epochs": 5},
+    "bonas": {"hidden": 16, "layers": 2, "epochs": 3},
+    "sparse_gp": {"steps": 30},
+    "var_sparse_gp": {"steps": 30},
 }
 SHARED = ["zc_jacov", "val_acc_12"]  # one pool (and test set) for every NB201 predictor
 
@@ -173,14 +180,17 @@ def test_registry() -> None:
     assert FAMILY_NAMES == ("zero_cost", "learning_curve", "model_based", "combined")
     assert {"jacov", "synflow", "snip", "grad_norm", "grasp", "fisher"} <= set(
         family_predictors("zero_cost"))
-    assert family_predictors("learning_curve") == ["early_stop", "lce"]
-    assert {"rf", "xgb", "gp", "lightgbm", "mlp", "gcn"} <= set(
+    assert family_predictors("learning_curve") == ["early_stop", "lce", "lcsvr"]
+    assert {"rf", "xgb", "gp", "lightgbm", "mlp", "gcn", "blr", "ngboost", "dngo",
+            "bananas", "bonas", "sparse_gp", "var_sparse_gp"} <= set(
         family_predictors("model_based"))
-    assert family_predictors("combined") == ["omni"]
+    assert family_predictors("combined") == ["omni", "omni_lgb"]
     for name, spec in FAMILY_PREDICTORS.items():
         assert spec.needs and spec.description, name
-        assert spec.trains == (spec.family in ("model_based", "combined")), name
-    assert FAMILY_PREDICTORS["omni"].defaults["model"] == "lightgbm"
+        trains = spec.family in ("model_based", "combined") or name == "lcsvr"
+        assert spec.trains == trains, name
+    assert FAMILY_PREDICTORS["omni"].defaults["model"] == "ngboost"
+    assert FAMILY_PREDICTORS["omni_lgb"].defaults["model"] == "lightgbm"
     with pytest.raises(UnknownNameError, match="family predictor 'nope'"):
         get_family_predictor("nope")
     with pytest.raises(ConfigError, match="family predictor 'xgb': unknown option 'depth'"):
@@ -193,7 +203,8 @@ def test_registry() -> None:
 # --------------------------------------------------------------------------- new predictors
 
 
-@pytest.mark.parametrize("name", ["gp", "lightgbm"])
+@pytest.mark.parametrize("name", ["gp", "lightgbm", "blr", "ngboost", "dngo", "bananas",
+                                  "sparse_gp", "var_sparse_gp"])
 def test_new_regressors_through_fit_predictor(name: str) -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, size=(180, 6)).astype(np.float32)
@@ -219,6 +230,34 @@ def test_new_regressor_options() -> None:
         get_predictor("lightgbm", (4,), subsample=1.5)
     with pytest.raises(ConfigError, match="'seed' must be an integer"):
         get_predictor("lightgbm", (4,), seed=None)
+    with pytest.raises(ConfigError, match="'ngboost': option 'minibatch_frac' must be <= 1"):
+        get_predictor("ngboost", (4,), minibatch_frac=2)
+    with pytest.raises(ConfigError, match="'dngo': option 'epochs' must be an integer >= 1"):
+        get_predictor("dngo", (4,), epochs=0)
+    with pytest.raises(ConfigError, match="'bananas': option 'lower_bound' must be < 0"):
+        get_predictor("bananas", (4,), lower_bound=0.5)
+    with pytest.raises(ValueError, match=r"bananas: lower_bound -0\.1 is not below every label"):
+        get_predictor("bananas", (4,)).fit(np.zeros((3, 4)), np.array([-0.5, 0.0, 1.0]))
+
+
+def test_bananas_members_train_as_if_alone() -> None:
+    """The stacked ensemble: members start from their own initialisation (and see their
+    own batch order) and all train to finite outputs."""
+    from nasrank.predictors.bayesian import train_stacked
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5)).astype(np.float32)
+    y = x[:, 0] - x[:, 1] ** 2
+    kw = dict(hidden=[8, 8], activation="relu", epochs=3, batch_size=16,
+              learning_rate=0.01, loss=lambda p, t: (p - t) ** 2, seed=4)
+    three = train_stacked(x, y, members=3, **kw)
+    w = [p.detach() for p in three.parameters()]
+    assert not np.allclose(w[0][0].numpy(), w[0][1].numpy())  # own initialisation
+    import torch
+
+    with torch.no_grad():
+        out = three(torch.from_numpy(x).expand(3, -1, -1))
+    assert out.shape == (3, 40) and torch.isfinite(out).all()
 
 
 # --------------------------------------------------------------------------- curves
@@ -474,10 +513,27 @@ def test_missing_proxies_and_fidelities_name_both(params: dict) -> None:
     with pytest.raises(DataFormatError, match=r"predictor 'lce' .*nb201-cifar10 \(benchmark "
                                               r"nb201\).*at least 3 .*has 1 \(val_acc_12\)"):
         run(params, "nb201-cifar10", "lce")
-    for pred in ("early_stop", "lce", "omni"):
+    for pred in ("early_stop", "lce", "omni", "lcsvr"):
         with pytest.raises(DataFormatError, match=rf"predictor '{pred}' .*table darts "
                                                   r"\(benchmark darts\)"):
             run(params, "darts", pred)
+    with pytest.raises(DataFormatError, match=r"predictor 'lcsvr' \(learning_curve\) on "
+                       r"table darts .*val_acc_<epochs> below the target .*has none"):
+        run(params, "darts", "lcsvr")
+
+
+@pytest.mark.mirror
+def test_lcsvr_on_nb201(params: dict) -> None:
+    """LcSVR: encoding + the 12-epoch accuracy; the random search runs from 10 cells."""
+    common = {"target": "val_acc_200", "test_size": 100, "require": SHARED}
+    r = run(params, "nb201-cifar10", "lcsvr", train_sizes=[5, 40],
+            **common)
+    assert r["family"] == "learning_curve" and r["needs"]["fidelities"] == [12]
+    assert [row["train_size"] for row in r["rows"]] == [5, 40]
+    assert r["rows"][-1]["kendall_tau"] > 0.4 and r["rows"][-1]["fit_time_s"] > 0
+    again = run(params, "nb201-cifar10", "lcsvr", train_sizes=[5, 40],
+                **common)
+    assert [x["kendall_tau"] for x in again["rows"]] == [x["kendall_tau"] for x in r["rows"]]
 
 
 @pytest.mark.mirror
@@ -770,6 +826,7 @@ def test_family_workflow_commands(params: dict, root: Path, tmp_path: Path) -> N
     assert (pt.loc[pt["train_size"] > 0, "fit_time_s_mean"] > 0).all()
     gain = pd.read_csv(tables / "omni_gain.csv")
     assert list(gain["train_size"]) == [5, 24, 71] and set(gain["table"]) == {"nb201-cifar10"}
+    assert set(gain["omni"]) == {"omni"}
     assert set(gain["best_single"]) <= {"jacov", "synflow", "early_stop_12", "xgb"}
     assert (gain["n_seeds"] == 2).all()
     assert gain["gain_mean"].to_numpy() == pytest.approx(
@@ -785,7 +842,7 @@ def test_family_workflow_commands(params: dict, root: Path, tmp_path: Path) -> N
     assert set(zc.loc[zc["table"] == "nb201-cifar100", "target"]) == {"val_acc_200"}
 
     for name in ("families_tau_vs_train_size", "families_tau_vs_init_time",
-                 "zero_cost_heatmap"):
+                 "families_recommendation", "zero_cost_heatmap"):
         cli(path, "figure", name)
         png = (tmp_path / "figures" / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name
@@ -822,6 +879,24 @@ def test_family_command_errors(params: dict, tmp_path: Path,
         assert main(["--params", path, "-q", "families", key]) == 0
     assert main(["--params", path, "table", "omni_gain"]) == 2
     assert "different test sets" in capsys.readouterr().err
+
+
+def test_best_under_budgets() -> None:
+    """Each cell: the best mean tau among the rows within both budgets (-1: none fits)."""
+    from nasrank.families.figures import best_under_budgets
+
+    rows = pd.DataFrame({
+        "predictor": ["es", "xgb", "xgb", "lce"],
+        "init_time_s_mean": [0.0, 10.0, 100.0, 0.0],
+        "query_time_s_mean": [5.0, 1e-3, 1e-3, 6.0],
+        "kendall_tau_mean": [0.5, 0.4, 0.7, 0.6],
+    })
+    grid, names = best_under_budgets(rows, np.array([1.0, 50.0, 500.0]),
+                                     np.array([1e-4, 1e-2, 10.0]))
+    assert names == ["es", "xgb", "lce"]
+    assert grid.tolist() == [[-1, -1, -1],   # nothing queries in 0.1 ms
+                             [-1, 1, 1],     # xgb once 10 s of init fit (then its 0.7)
+                             [2, 2, 1]]      # lce (0.6) until xgb's 100 s init (0.7) fits
 
 
 def test_gp_starts_from_the_median_distance() -> None:

@@ -539,8 +539,8 @@ def fit_predictors(cfgs: Sequence[Any], xs: Sequence[np.ndarray], ys: Sequence[n
         out = []
         for cfg, sc, x, y in zip(cfgs, scalings, xs_s, ys_s, strict=True):
             t0 = time.perf_counter()
-            model = get_predictor(cfg.predictor, x.shape[1:], seed=cfg.seed,
-                                  **cfg.predictor_options)
+            model = get_predictor(cfg.predictor, x.shape[1:], layout or None,
+                                  seed=cfg.seed, **cfg.predictor_options)
             model.fit(x, y)
             fit_s = time.perf_counter() - t0
             out.append(FittedPredictor(cfg, model, sc, "tree", "cpu", [],

@@ -8,6 +8,12 @@
   ``families.init_time_tables`` (NB101 records training times): Kendall tau against the
   initialization time (label training time + measured fit time); predictors that need no
   initialization as horizontal lines labelled with their per-query cost.
+* ``families_recommendation``: White et al.'s Fig. 1 view on the same tables: over a
+  grid of initialization-time budgets (x) and per-query budgets (y), the predictor with
+  the highest mean Kendall tau among those (at any train size) whose initialization and
+  query times fit the budgets, one colour per predictor. Predictors whose query cost
+  the table does not record (zero-cost proxies on NB101) cannot be placed and are left
+  out, as the title says.
 * ``zero_cost_heatmap``: |Spearman| of every proxy (rows) on every table (columns).
 
 Usage::
@@ -119,17 +125,23 @@ def _seconds(v: float) -> str:
     return f"{v:.3g} s" if v >= 1 else f"{v * 1e3:.3g} ms"
 
 
-def tau_vs_init_time(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
+def _timed(params: Mapping[str, Any], figure: str) -> tuple[list[str], pd.DataFrame]:
+    """``families.init_time_tables`` and the mean Kendall tau, initialization and query
+    times of their rows."""
     tables = list(params["families"].get("init_time_tables") or [])
     if not tables:
-        raise ConfigError("families.init_time_tables names no table for "
-                          "families_tau_vs_init_time")
+        raise ConfigError(f"families.init_time_tables names no table for {figure}")
     df = summarise(_records(load_family_results(params, timing=True)),
                    ["kendall_tau", "init_time_s", "query_time_s"], ci=False)
     missing = [t for t in tables if t not in set(df["table"])]
     if missing:
         raise ConfigError(f"families.init_time_tables: {', '.join(missing)} "
                           "not in families.tables")
+    return tables, df
+
+
+def tau_vs_init_time(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
+    tables, df = _timed(params, "families_tau_vs_init_time")
     fig, axes = _panels(len(tables), width=6.5, height=4.5)
     for ax, table in zip(axes, tables, strict=True):
         sub = df[df["table"] == table]
@@ -148,6 +160,75 @@ def tau_vs_init_time(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
         ax.legend(fontsize=6, ncol=2, loc="lower right")
     fig.suptitle("Kendall tau vs initialization time (White et al. 2021, Fig. 2 style)",
                  fontsize=9)
+    return write_figure(fig, dest)
+
+
+def _budgets(values: pd.Series, n: int = 48) -> np.ndarray:
+    """Log-spaced budgets from a decade below the smallest positive value to a decade
+    above the largest."""
+    pos = values[values > 0]
+    lo = math.floor(math.log10(pos.min())) - 1 if len(pos) else -3
+    hi = math.ceil(math.log10(pos.max())) + 1 if len(pos) else 0
+    return np.logspace(lo, hi, n)
+
+
+def best_under_budgets(rows: pd.DataFrame, init: np.ndarray,
+                       query: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """``(len(query), len(init))`` index into the returned predictor names of the best
+    mean Kendall tau among ``rows`` within both budgets (-1 where none fits)."""
+    names = list(dict.fromkeys(rows["predictor"]))
+    code = rows["predictor"].map({n: i for i, n in enumerate(names)}).to_numpy()
+    it = rows["init_time_s_mean"].fillna(0).to_numpy(dtype=np.float64)
+    qt = rows["query_time_s_mean"].to_numpy(dtype=np.float64)
+    tau = rows["kendall_tau_mean"].to_numpy(dtype=np.float64)
+    out = np.full((len(query), len(init)), -1, dtype=np.int64)
+    for i, q in enumerate(query):
+        for j, b in enumerate(init):
+            ok = (it <= b) & (qt <= q)
+            if ok.any():
+                out[i, j] = code[ok][int(np.argmax(np.where(ok, tau, -np.inf)[ok]))]
+    return out, names
+
+
+def recommendation(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    tables, df = _timed(params, "families_recommendation")
+    plt = _pyplot()
+    fig, axes = _panels(len(tables), width=6.5, height=4.8)
+    for ax, table in zip(axes, tables, strict=True):
+        sub = df[df["table"] == table]
+        placed = sub[np.isfinite(sub["query_time_s_mean"])
+                     & np.isfinite(sub["kendall_tau_mean"])]
+        unplaced = sorted(set(sub["predictor"]) - set(placed["predictor"]))
+        init, query = _budgets(placed["init_time_s_mean"]), _budgets(placed["query_time_s_mean"])
+        grid, names = best_under_budgets(placed, init, query)
+        winners = sorted({int(v) for v in grid.ravel() if v >= 0})
+        palette = plt.get_cmap("tab20").colors
+        colours = {w: palette[k % len(palette)] for k, w in enumerate(winners)}
+        slot = {w: k for k, w in enumerate(winners)}
+        shown = np.ma.masked_less(np.array([[slot.get(int(v), -1) for v in row]
+                                            for row in grid]), 0)
+        cmap = ListedColormap([colours[w] for w in winners] or ["white"]).with_extremes(
+            bad="white")
+        ax.pcolormesh(init, query, shown, cmap=cmap, vmin=-0.5,
+                      vmax=max(len(winners), 1) - 0.5, shading="nearest")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("initialization budget (s): labels' training + fit")
+        ax.set_ylabel("query budget per architecture (s)")
+        title = f"{_title(table, sub)}: best predictor within both budgets"
+        if unplaced:
+            title += f"\nquery cost unrecorded, left out: {', '.join(unplaced)}"
+        ax.set_title(title, fontsize=8)
+        fam = dict(zip(sub["predictor"], sub["family"], strict=False))
+        ax.legend(handles=[Patch(color=colours[w], label=f"{names[w]} ({fam[names[w]]})")
+                           for w in winners], fontsize=6, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    fig.suptitle("Which predictor to use, given the time to initialize and to query "
+                 "(White et al. 2021, Fig. 1 style; white: nothing fits)", fontsize=9)
+    fig.tight_layout()
     return write_figure(fig, dest)
 
 
@@ -180,5 +261,6 @@ def zero_cost_heatmap(params: Mapping[str, Any], dest: str | Path) -> list[Path]
 FAMILY_FIGURES: dict[str, Callable[[Mapping[str, Any], str | Path], list[Path]]] = {
     "families_tau_vs_train_size": tau_vs_train_size,
     "families_tau_vs_init_time": tau_vs_init_time,
+    "families_recommendation": recommendation,
     "zero_cost_heatmap": zero_cost_heatmap,
 }

@@ -308,6 +308,98 @@ class LCEPredictor(FamilyPredictor):
         return _mean_or_nan(self.table.training_time(batch.frame, self.epochs[-1]))
 
 
+class LcSVRPredictor(FamilyPredictor):
+    """LcSVR (Baker et al. 2017): support-vector regression on the architecture's
+    encoding, its partial learning curve (the validation accuracies at the lower
+    fidelities) and the curve's first and second differences, trained on the labelled
+    training architectures. scikit-learn's ``NuSVR`` (RBF kernel) on standardised
+    features and the standardised target; ``C``, ``nu`` and ``gamma`` by a seeded random
+    search (``n_iter`` draws, C and gamma log-uniform in [1e-5, 10], nu uniform in (0, 1),
+    as NASLib's LcSVR) scored by 3-fold cross-validated mean squared error when there are at least
+    ``min_tune`` training architectures, else the defaults ``C`` 1, ``nu`` 0.5,
+    ``gamma`` ``scale``.
+
+    Options: ``encoding`` (``adjacency_onehot``), ``fidelities`` (epochs; default all
+    below the target), ``n_iter``, ``min_tune``. Query cost: training to the last
+    fidelity (as for early stopping) plus the measured SVR inference.
+    """
+
+    family = LEARNING_CURVE
+    trains = True
+
+    def __init__(self, name: str, encoding: str = "adjacency_onehot",
+                 fidelities: Sequence[int] | None = None, n_iter: int = 20,
+                 min_tune: int = 10) -> None:
+        super().__init__(name, encoding=encoding, fidelities=fidelities, n_iter=n_iter,
+                         min_tune=min_tune)
+        what = opt.subject("family predictor", name)
+        opt.integer(what, "n_iter", n_iter, min_value=1)
+        opt.integer(what, "min_tune", min_tune, min_value=3)
+        self.encoding = encoding
+        self.epochs: list[int] = []
+        self.cols: list[str] = []
+        self.table: TableData | None = None
+        self.model: Any = None
+
+    def prepare(self, table: TableData, target: str, context: Context) -> Needs:
+        from nasrank.encodings import get_encoding
+
+        wanted = self.options["fidelities"]
+        if wanted is None:
+            chosen = dict(table.fidelities(target))
+            if not chosen:
+                raise DataFormatError(
+                    f"{self._where(table)}: needs a partial learning curve, columns "
+                    f"val_acc_<epochs> below the target {target!r}; the table has none")
+        else:
+            chosen = dict(_resolve_fidelity(self, table, target, e) for e in wanted)
+        get_encoding(table.bench, self.encoding)
+        self.epochs = sorted(chosen)
+        self.cols = [chosen[e] for e in self.epochs]
+        self.table = table
+        return Needs(tuple(self.cols), self.encoding,
+                     {"encoding": self.encoding, "fidelities": self.epochs})
+
+    def _matrix(self, batch: ArchBatch) -> np.ndarray:
+        assert batch.x is not None
+        curve = np.stack([batch.column(c) for c in self.cols], axis=1)
+        parts = [batch.x.reshape(len(batch), -1).astype(np.float64), curve]
+        for order in (1, 2):
+            if curve.shape[1] > order:
+                parts.append(np.diff(curve, n=order, axis=1))
+        return np.concatenate(parts, axis=1)
+
+    def fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> None:
+        from scipy.stats import loguniform, uniform
+        from sklearn.compose import TransformedTargetRegressor
+        from sklearn.model_selection import KFold, RandomizedSearchCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import NuSVR
+
+        x = self._matrix(batch)
+        model = make_pipeline(StandardScaler(), NuSVR(kernel="rbf"))
+        if len(y) >= self.options["min_tune"]:
+            space = {"nusvr__C": loguniform(1e-5, 10), "nusvr__gamma": loguniform(1e-5, 10),
+                     "nusvr__nu": uniform(1e-3, 1 - 2e-3)}
+            model = RandomizedSearchCV(
+                model, space, n_iter=self.options["n_iter"],
+                scoring="neg_mean_squared_error",
+                cv=KFold(3, shuffle=True, random_state=seed), random_state=seed, n_jobs=1)
+        # the SVR fits the standardised target (C bounds the dual coefficients)
+        self.model = TransformedTargetRegressor(model, transformer=StandardScaler())
+        self.model.fit(x, np.asarray(y, dtype=np.float64))
+
+    def query(self, batch: ArchBatch) -> np.ndarray:
+        if self.model is None:
+            raise RuntimeError("query() before fit()")
+        return np.asarray(self.model.predict(self._matrix(batch)), dtype=np.float64)
+
+    def data_time(self, batch: ArchBatch) -> float:
+        assert self.table is not None
+        return _mean_or_nan(self.table.training_time(batch.frame, self.epochs[-1]))
+
+
 # ----------------------------------------------------------------------- model-based
 
 
@@ -440,16 +532,15 @@ class OmniPredictor(FamilyPredictor):
     """OMNI (White et al. 2021): a boosted-tree model on the concatenation of the
     encoding (adjacency one-hot), zero-cost scores and a learning-curve feature.
 
-    White et al. used NGBoost on one-hot + jacov + SoTL-E (sum of training losses). We use
-    LightGBM (NGBoost's release pins an older scikit-learn), and our tables hold no
-    training losses, so the learning-curve feature is the *validation
-    accuracy at a lower fidelity* (early stopping's signal; ``fidelity`` as for
-    ``early_stop``, or ``low_fidelity: false`` to leave it out).
+    White et al. used NGBoost on one-hot + jacov + SoTL-E (sum of training losses).
+    ``omni`` uses NGBoost (the registered ``ngboost`` predictor, NASLib's settings) and
+    ``omni_lgb`` LightGBM; our tables hold no training losses, so the learning-curve
+    feature is the *validation accuracy at a lower fidelity* (early stopping's signal;
+    ``fidelity`` as for ``early_stop``, or ``low_fidelity: false`` to leave it out).
 
-    Options: ``model`` (a registered predictor; default ``lightgbm``), ``encoding``
-    (``adjacency_onehot``), ``proxies`` (``[jacov]``), ``fidelity``, ``low_fidelity``,
-    ``model_options`` (the model's own options), ``loss`` and trainer settings for a
-    torch model.
+    Options: ``model`` (a registered predictor), ``encoding`` (``adjacency_onehot``),
+    ``proxies`` (``[jacov]``), ``fidelity``, ``low_fidelity``, ``model_options`` (the
+    model's own options), ``loss`` and trainer settings for a torch model.
 
     Query cost: the proxies' recorded compute time plus the training to the fidelity
     (NaN where either is not recorded), plus the measured model inference.
@@ -458,7 +549,7 @@ class OmniPredictor(FamilyPredictor):
     family = COMBINED
     trains = True
 
-    def __init__(self, name: str, model: str = "lightgbm", encoding: str = "adjacency_onehot",
+    def __init__(self, name: str, model: str = "ngboost", encoding: str = "adjacency_onehot",
                  proxies: Sequence[str] = ("jacov",), fidelity: int | None = None,
                  low_fidelity: bool = True, model_options: Mapping[str, Any] | None = None,
                  loss: str | None = None, **trainer: Any) -> None:
@@ -549,6 +640,7 @@ __all__ = [
     "EarlyStopPredictor",
     "FamilyPredictor",
     "LCEPredictor",
+    "LcSVRPredictor",
     "ModelBasedPredictor",
     "Needs",
     "OmniPredictor",

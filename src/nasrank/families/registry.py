@@ -19,6 +19,7 @@ from nasrank.families.predictors import (
     EarlyStopPredictor,
     FamilyPredictor,
     LCEPredictor,
+    LcSVRPredictor,
     ModelBasedPredictor,
     OmniPredictor,
     ZeroCostPredictor,
@@ -104,26 +105,46 @@ def _fixed() -> tuple[list[FamilySpec], list[FamilySpec]]:
             trains=False,
             build=lambda **o: LCEPredictor("lce", **o),
         ),
+        FamilySpec(
+            name="lcsvr", family=LEARNING_CURVE,
+            description="LcSVR: nu-SVR on the encoding, the partial learning curve and its "
+            "differences, C/nu/gamma by 3-fold cross-validated random search",
+            needs="the encoding's features and at least one val_acc_<epochs> column below "
+            "the target (NB101, NB201)",
+            defaults={"encoding": "adjacency_onehot", "fidelities": None, "n_iter": 20,
+                      "min_tune": 10},
+            trains=True,
+            build=lambda **o: LcSVRPredictor("lcsvr", **o),
+        ),
     ]
-    after = [FamilySpec(
-        name="omni", family=COMBINED,
-        description="OMNI: LightGBM on [adjacency one-hot, jacov, low-fidelity validation "
-        "accuracy] (White et al.: NGBoost on one-hot + jacov + SoTL-E)",
-        needs="the encoding's features, the zero-cost proxies' columns and a val_acc_<epochs> "
-        "column below the target",
-        defaults={"model": "lightgbm", "encoding": "adjacency_onehot", "proxies": ["jacov"],
-                  "fidelity": None, "low_fidelity": True, "model_options": {}, "loss": None,
-                  **dict.fromkeys(TRAINER_KEYS)},
-        trains=True,
-        build=lambda **o: OmniPredictor("omni", **o),
-    )]
+    omni_needs = ("the encoding's features, the zero-cost proxies' columns and a "
+                  "val_acc_<epochs> column below the target")
+    omni_defaults = {"encoding": "adjacency_onehot", "proxies": ["jacov"], "fidelity": None,
+                     "low_fidelity": True, "model_options": {}, "loss": None,
+                     **dict.fromkeys(TRAINER_KEYS)}
+    after = [
+        FamilySpec(
+            name="omni", family=COMBINED,
+            description="OMNI (White et al.): NGBoost on [adjacency one-hot, jacov, "
+            "low-fidelity validation accuracy] (the paper: SoTL-E for the last)",
+            needs=omni_needs, defaults={"model": "ngboost", **omni_defaults}, trains=True,
+            build=lambda **o: OmniPredictor("omni", **o),
+        ),
+        FamilySpec(
+            name="omni_lgb", family=COMBINED,
+            description="OMNI with LightGBM in place of NGBoost, on the same features",
+            needs=omni_needs, defaults={"model": "lightgbm", **omni_defaults}, trains=True,
+            build=lambda **o: OmniPredictor("omni_lgb", **o),
+        ),
+    ]
     return specs, after
 
 
 class _FamilyRegistry(Mapping[str, FamilySpec]):
     """Name -> :class:`FamilySpec`: the zero-cost proxies, the learning-curve methods,
     every predictor of :data:`nasrank.predictors.PREDICTORS` as a model-based one (read
-    at each lookup, so a plugin's predictor registered later is one too), then OMNI."""
+    at each lookup, so a plugin's predictor registered later is one too), then OMNI
+    (NGBoost) and OMNI with LightGBM."""
 
     def __init__(self) -> None:
         self._before, self._after = _fixed()

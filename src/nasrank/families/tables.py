@@ -6,7 +6,8 @@
   bytes on every rerun.
 * ``predictor_families_time``: the measured fit, query and initialization times of the
   same rows (means over seeds); they vary from run to run, so they have their own table.
-* ``omni_gain``: per table and train size, OMNI's Kendall tau against the best single
+* ``omni_gain``: per table, OMNI variant (``omni``: NGBoost, ``omni_lgb``: LightGBM) and
+  train size, its Kendall tau against the best single (non-OMNI)
   predictor of that table (highest mean tau at that train size, every family; the
   non-training ones at every size), paired by seed (both share the seed's test set):
   mean gain, its 95 % interval, a paired t-test and a Wilcoxon signed-rank test.
@@ -42,6 +43,7 @@ from scipy import stats
 from nasrank.benchmarks import processed_stems
 from nasrank.errors import ConfigError
 from nasrank.families.jobs import TIMES, family_jobs, load_family_results, nan_causes
+from nasrank.families.predictors import COMBINED
 from nasrank.metrics import finite_or_nan, mean_ci_half, missing_note, warning_causes
 from nasrank.paths import Paths, TableId
 
@@ -149,42 +151,50 @@ def omni_gain_table(params: Mapping[str, Any]) -> pd.DataFrame:
     df = _records(load_family_results(params))
     rows = []
     for table, t in df.groupby("table", sort=False):
-        omni = t[t["predictor"] == "omni"]
-        if omni.empty:
+        combined = t["family"] == COMBINED
+        if not combined.any():
             continue
         tests = t.groupby("seed")["test_ids_sha256"].nunique()
         if (tests > 1).any():
             raise ConfigError(f"table {table}: its predictors have different test sets in "
                               f"seed {int(tests.idxmax())}; give them one pool "
                               f"(families.tables.{table}.require) to pair them")
-        others = t[t["predictor"] != "omni"]
-        for n, o in omni.groupby("train_size", sort=True):
-            # a single predictor at this train size, or one that trains on nothing
-            cand = others[(others["train_size"] == n) | (others["train_size"] == 0)]
-            if cand.empty:
-                continue
-            means = cand.groupby("predictor", sort=False)["kendall_tau"].mean()
-            best = str(means.idxmax())
-            b = cand[cand["predictor"] == best].set_index("seed")["kendall_tau"]
-            a = o.set_index("seed")["kendall_tau"]
-            seeds = a.index.intersection(b.index)
-            gain = (a.loc[seeds] - b.loc[seeds]).to_numpy(dtype=np.float64)
-            p_t, p_w = _paired(gain)
-            first = o.iloc[0]
-            rows.append({
-                "table": table, "benchmark": first["benchmark"], "target": first["target"],
-                "surrogate_labels": first["surrogate_labels"], "train_size": int(n),
-                "n_seeds": len(seeds), "omni_kendall_tau": float(a.loc[seeds].mean()),
-                "best_single": best,
-                "best_single_family": cand[cand["predictor"] == best]["family"].iloc[0],
-                "best_single_kendall_tau": float(b.loc[seeds].mean()),
-                "gain_mean": float(gain.mean()),
-                "gain_ci95": _ci95(pd.Series(gain)),
-                "omni_wins": int((gain > 0).sum()), "p_ttest": p_t, "p_wilcoxon": p_w,
-            })
+        others = t[~combined]
+        for variant, v in t[combined].groupby("predictor", sort=False):
+            for n, o in v.groupby("train_size", sort=True):
+                # a single predictor at this train size, or one that trains on nothing
+                cand = others[(others["train_size"] == n) | (others["train_size"] == 0)]
+                if cand.empty:
+                    continue
+                rows.append(_gain_row(table, str(variant), int(n), o, cand))
     if not rows:
-        raise ConfigError("no table of params.yaml's families section runs 'omni'")
+        raise ConfigError("no table of params.yaml's families section runs an OMNI "
+                          "variant ('omni', 'omni_lgb')")
     return pd.DataFrame(rows)
+
+
+def _gain_row(table: str, variant: str, n: int, o: pd.DataFrame,
+              cand: pd.DataFrame) -> dict[str, Any]:
+    """One OMNI variant at one train size against the best of ``cand``, paired by seed."""
+    means = cand.groupby("predictor", sort=False)["kendall_tau"].mean()
+    best = str(means.idxmax())
+    b = cand[cand["predictor"] == best].set_index("seed")["kendall_tau"]
+    a = o.set_index("seed")["kendall_tau"]
+    seeds = a.index.intersection(b.index)
+    gain = (a.loc[seeds] - b.loc[seeds]).to_numpy(dtype=np.float64)
+    p_t, p_w = _paired(gain)
+    first = o.iloc[0]
+    return {
+        "table": table, "benchmark": first["benchmark"], "target": first["target"],
+        "surrogate_labels": first["surrogate_labels"], "omni": variant, "train_size": n,
+        "n_seeds": len(seeds), "omni_kendall_tau": float(a.loc[seeds].mean()),
+        "best_single": best,
+        "best_single_family": cand[cand["predictor"] == best]["family"].iloc[0],
+        "best_single_kendall_tau": float(b.loc[seeds].mean()),
+        "gain_mean": float(gain.mean()),
+        "gain_ci95": _ci95(pd.Series(gain)),
+        "omni_wins": int((gain > 0).sum()), "p_ttest": p_t, "p_wilcoxon": p_w,
+    }
 
 
 def zero_cost_tables(params: Mapping[str, Any]) -> list[TableId]:
@@ -231,6 +241,7 @@ FAMILY_TABLES: dict[str, Callable[[Mapping[str, Any]], pd.DataFrame]] = {
 #: figure -> the table whose inputs it reads
 FIGURE_SOURCES = {"families_tau_vs_train_size": "predictor_families",
                   "families_tau_vs_init_time": "predictor_families_time",
+                  "families_recommendation": "predictor_families_time",
                   "zero_cost_heatmap": "zero_cost"}
 
 

@@ -24,17 +24,23 @@ Two kinds (``spec.kind`` and the instance's ``kind``):
   trainer fits them with a loss from :mod:`nasrank.losses`. Initialisation follows the
   global torch RNG (deterministic under ``torch.manual_seed``), or ``seed`` when given
   (the global RNG is then left untouched).
-* ``tree`` (``rf``, ``xgb``, ``gp``, ``lightgbm``): ``fit(X, y)`` /
+* ``tree`` (``rf``, ``xgb``, ``gp``, ``lightgbm``, ``blr``, ``ngboost``, ``dngo``,
+  ``bananas``, ``bonas``, ``sparse_gp``, ``var_sparse_gp``): ``fit(X, y)`` /
   ``predict(X)`` on the regression target; ``uses_loss = False``; tensor encodings are
   flattened; ``seed`` seeds them and ``n_jobs`` (default 1, where the model has threads)
   keeps them single-threaded and reproducible. ``gp`` and ``lightgbm`` (White et al.
   2021's model-based predictors; defaults documented in
-  :mod:`nasrank.predictors.regressors`) need scikit-learn and ``lightgbm``.
+  :mod:`nasrank.predictors.regressors`) need scikit-learn and ``lightgbm``; ``blr``,
+  ``ngboost``, ``dngo``, ``bananas`` and ``bonas`` (:mod:`nasrank.predictors.bayesian`)
+  need scikit-learn and ``ngboost``, the last three train small torch networks inside
+  ``fit``;
+  ``sparse_gp`` and ``var_sparse_gp`` (:mod:`nasrank.predictors.sparse_gp`) need
+  ``gpytorch``.
 
 Which encodings fit (:func:`check_input`): ``lenet`` needs a 3-D ``(C, H, W)`` tensor
 (``renas_tensor``, ``type_matrix``); ``gcn`` needs a packed ``(V, V + T + 1)`` encoding
-with a layout naming ``adjacency``, ``ops`` and ``mask`` (``gcn``); ``mlp`` and every
-``tree`` predictor take any encoding.
+with a layout naming ``adjacency``, ``ops`` and ``mask`` (``gcn``), and so does ``bonas``;
+``mlp`` and every other ``tree`` predictor take any encoding.
 """
 
 from __future__ import annotations
@@ -212,6 +218,123 @@ def _build_lightgbm(shape, layout, *, seed=0, **options):
         opt.number(what, key, options[key], min_value=0, max_value=1, strict_min=True)
     opt.integer(what, "subsample_freq", options["subsample_freq"], min_value=0)
     return LightGBMPredictor(shape, seed=seed, **options)
+
+
+@register_predictor(
+    "blr", kind="tree",
+    description="Bayesian linear regression: scikit-learn BayesianRidge, posterior mean",
+    defaults={"seed": 0, "max_iter": 300, "tol": 1e-3, "fit_intercept": True})
+def _build_blr(shape, layout, *, seed=0, **options):
+    from nasrank.predictors.bayesian import BLRPredictor
+
+    what = opt.subject("predictor", "blr")
+    opt.integer(what, "seed", seed)
+    opt.integer(what, "max_iter", options["max_iter"], min_value=1)
+    opt.number(what, "tol", options["tol"], min_value=0, strict_min=True)
+    return BLRPredictor(shape, seed=seed, **options)
+
+
+@register_predictor(
+    "ngboost", kind="tree",
+    description="natural-gradient boosting: ngboost NGBRegressor, Normal, log score, "
+    "regression trees (NASLib defaults)",
+    defaults={"seed": 0, "n_estimators": 505, "learning_rate": 0.0813,
+              "minibatch_frac": 0.508, "max_depth": 6, "max_features": 0.792,
+              "min_samples_leaf": 15, "min_samples_split": 20})
+def _build_ngboost(shape, layout, *, seed=0, **options):
+    from nasrank.predictors.bayesian import NGBoostPredictor
+
+    what = opt.subject("predictor", "ngboost")
+    opt.integer(what, "seed", seed)
+    for key in ("n_estimators", "max_depth", "min_samples_leaf"):
+        opt.integer(what, key, options[key], min_value=1)
+    opt.integer(what, "min_samples_split", options["min_samples_split"], min_value=2)
+    opt.number(what, "learning_rate", options["learning_rate"], min_value=0, strict_min=True)
+    for key in ("minibatch_frac", "max_features"):
+        opt.number(what, key, options[key], min_value=0, max_value=1, strict_min=True)
+    return NGBoostPredictor(shape, seed=seed, **options)
+
+
+@register_predictor(
+    "dngo", kind="tree",
+    description="DNGO: MLP (tanh) features, Bayesian linear regression on the last "
+    "hidden layer")
+def _build_dngo(shape, layout, *, seed=0, hidden=(50, 50, 50), epochs=200, batch_size=32,
+                learning_rate=0.01):
+    from nasrank.predictors.bayesian import DNGOPredictor
+
+    what = opt.subject("predictor", "dngo")
+    opt.integer(what, "seed", seed)
+    pred = DNGOPredictor(shape, seed=seed, hidden=opt.int_list(what, "hidden", hidden,
+                                                               allow_empty=False),
+                         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    pred._check_training()
+    return pred
+
+
+@register_predictor(
+    "bananas", kind="tree", encoding="path",
+    description="BANANAS: ensemble of MLPs trained with the MAPE loss, ensemble mean")
+def _build_bananas(shape, layout, *, seed=0, members=3, layers=10, width=20, epochs=200,
+                   batch_size=32, learning_rate=0.01, lower_bound=-0.1):
+    from nasrank.predictors.bayesian import BananasPredictor
+
+    what = opt.subject("predictor", "bananas")
+    opt.integer(what, "seed", seed)
+    for key, value in (("members", members), ("layers", layers), ("width", width)):
+        opt.integer(what, key, value, min_value=1)
+    opt.number(what, "lower_bound", lower_bound, max_value=0, strict_max=True)
+    pred = BananasPredictor(shape, seed=seed, members=members, layers=layers, width=width,
+                            epochs=epochs, batch_size=batch_size,
+                            learning_rate=learning_rate, lower_bound=float(lower_bound))
+    pred._check_training()
+    return pred
+
+
+@register_predictor(
+    "bonas", kind="tree", encoding="gcn", check=_check_gcn, standardize=False,
+    description="BONAS: GCN embedding trained with MSE, Bayesian linear regression on it",
+    fits="the packed gcn encoding (V, V+T+1) with its adjacency/ops/mask layout: gcn")
+def _build_bonas(shape, layout, *, seed=0, hidden=64, layers=4, epochs=100, batch_size=128,
+                 learning_rate=0.01):
+    from nasrank.predictors.bayesian import BONASPredictor
+
+    what = opt.subject("predictor", "bonas")
+    opt.integer(what, "seed", seed)
+    for key, value in (("hidden", hidden), ("layers", layers), ("epochs", epochs),
+                       ("batch_size", batch_size)):
+        opt.integer(what, key, value, min_value=1)
+    opt.number(what, "learning_rate", learning_rate, min_value=0, strict_min=True)
+    return BONASPredictor(shape, layout, seed=seed, hidden=hidden, layers=layers,
+                          epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+
+
+def _sparse_gp_builder(name: str, cls_name: str) -> Any:
+    def build(shape, layout, *, seed=0, num_inducing=10, steps=200, learning_rate=0.05):
+        from nasrank.predictors import sparse_gp
+
+        what = opt.subject("predictor", name)
+        opt.integer(what, "seed", seed)
+        opt.integer(what, "num_inducing", num_inducing, min_value=1)
+        opt.integer(what, "steps", steps, min_value=1)
+        opt.number(what, "learning_rate", learning_rate, min_value=0, strict_min=True)
+        return getattr(sparse_gp, cls_name)(shape, seed=seed, num_inducing=num_inducing,
+                                            steps=steps, learning_rate=learning_rate)
+
+    return build
+
+
+register_predictor(
+    "sparse_gp", kind="tree",
+    description="sparse GP (SGPR, Titsias 2009): GPyTorch InducingPointKernel over an RBF "
+    "kernel, 10 inducing points, posterior mean",
+)(_sparse_gp_builder("sparse_gp", "SparseGPPredictor"))
+
+register_predictor(
+    "var_sparse_gp", kind="tree",
+    description="variational sparse GP (SVGP, Hensman et al. 2015): GPyTorch "
+    "VariationalStrategy, 10 learned inducing points, ELBO, posterior mean",
+)(_sparse_gp_builder("var_sparse_gp", "VarSparseGPPredictor"))
 
 
 def check_input(

@@ -139,8 +139,10 @@ SECTIONS: tuple[Section, ...] = (
             _f("families_tau_vs_train_size", "Kendall tau vs train size per predictor and "
                "family."),
             _f("families_tau_vs_init_time", "Kendall tau vs initialization time on NB101."),
-            _t("omni_gain", "OMNI vs the best single predictor per train size (paired over "
-               "seeds)."),
+            _f("families_recommendation", "The best predictor within each pair of "
+               "initialization and per-query time budgets on NB101."),
+            _t("omni_gain", "OMNI (NGBoost) and OMNI with LightGBM vs the best single "
+               "predictor per train size (paired over seeds)."),
             _t("predictor_families", "Mean and 95 % interval over seeds of every metric."),
             _t("predictor_families_time", "Measured fit, query and initialization times."),
         ),
