@@ -71,6 +71,7 @@ FAST = {
     "dngo": {"hidden": [16, 16], "epochs": 5},
     "bananas": {"encoding": "adjacency_onehot", "layers": 3, "epochs": 5},
     "bonas": {"hidden": 16, "layers": 2, "epochs": 3},
+    "bohamiann": {"steps": 200, "burn_in": 100, "keep_every": 20},
     "sparse_gp": {"steps": 30},
     "var_sparse_gp": {"steps": 30},
 }
@@ -182,7 +183,7 @@ def test_registry() -> None:
         family_predictors("zero_cost"))
     assert family_predictors("learning_curve") == ["early_stop", "lce", "lcsvr"]
     assert {"rf", "xgb", "gp", "lightgbm", "mlp", "gcn", "blr", "ngboost", "dngo",
-            "bananas", "bonas", "sparse_gp", "var_sparse_gp"} <= set(
+            "bananas", "bonas", "bohamiann", "sparse_gp", "var_sparse_gp"} <= set(
         family_predictors("model_based"))
     assert family_predictors("combined") == ["omni", "omni_lgb"]
     for name, spec in FAMILY_PREDICTORS.items():
@@ -204,7 +205,7 @@ def test_registry() -> None:
 
 
 @pytest.mark.parametrize("name", ["gp", "lightgbm", "blr", "ngboost", "dngo", "bananas",
-                                  "sparse_gp", "var_sparse_gp"])
+                                  "bohamiann", "sparse_gp", "var_sparse_gp"])
 def test_new_regressors_through_fit_predictor(name: str) -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, size=(180, 6)).astype(np.float32)
@@ -234,6 +235,8 @@ def test_new_regressor_options() -> None:
         get_predictor("ngboost", (4,), minibatch_frac=2)
     with pytest.raises(ConfigError, match="'dngo': option 'epochs' must be an integer >= 1"):
         get_predictor("dngo", (4,), epochs=0)
+    with pytest.raises(ConfigError, match=r"'bohamiann': option 'burn_in' .* below 'steps'"):
+        get_predictor("bohamiann", (4,), steps=10, burn_in=10)
     with pytest.raises(ConfigError, match="'bananas': option 'lower_bound' must be < 0"):
         get_predictor("bananas", (4,), lower_bound=0.5)
     with pytest.raises(ValueError, match=r"bananas: lower_bound -0\.1 is not below every label"):

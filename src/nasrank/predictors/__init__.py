@@ -25,15 +25,15 @@ Two kinds (``spec.kind`` and the instance's ``kind``):
   global torch RNG (deterministic under ``torch.manual_seed``), or ``seed`` when given
   (the global RNG is then left untouched).
 * ``tree`` (``rf``, ``xgb``, ``gp``, ``lightgbm``, ``blr``, ``ngboost``, ``dngo``,
-  ``bananas``, ``bonas``, ``sparse_gp``, ``var_sparse_gp``): ``fit(X, y)`` /
+  ``bananas``, ``bonas``, ``bohamiann``, ``sparse_gp``, ``var_sparse_gp``): ``fit(X, y)`` /
   ``predict(X)`` on the regression target; ``uses_loss = False``; tensor encodings are
   flattened; ``seed`` seeds them and ``n_jobs`` (default 1, where the model has threads)
   keeps them single-threaded and reproducible. ``gp`` and ``lightgbm`` (White et al.
   2021's model-based predictors; defaults documented in
   :mod:`nasrank.predictors.regressors`) need scikit-learn and ``lightgbm``; ``blr``,
-  ``ngboost``, ``dngo``, ``bananas`` and ``bonas`` (:mod:`nasrank.predictors.bayesian`)
-  need scikit-learn and ``ngboost``, the last three train small torch networks inside
-  ``fit``;
+  ``ngboost``, ``dngo``, ``bananas``, ``bonas`` and ``bohamiann``
+  (:mod:`nasrank.predictors.bayesian`) need scikit-learn and ``ngboost``, the last four
+  train (or sample) small torch networks inside ``fit``;
   ``sparse_gp`` and ``var_sparse_gp`` (:mod:`nasrank.predictors.sparse_gp`) need
   ``gpytorch``.
 
@@ -307,6 +307,31 @@ def _build_bonas(shape, layout, *, seed=0, hidden=64, layers=4, epochs=100, batc
     opt.number(what, "learning_rate", learning_rate, min_value=0, strict_min=True)
     return BONASPredictor(shape, layout, seed=seed, hidden=hidden, layers=layers,
                           epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+
+
+@register_predictor(
+    "bohamiann", kind="tree",
+    description="BOHAMIANN: Bayesian MLP (tanh) sampled by scale-adapted SGHMC, mean over "
+    "samples")
+def _build_bohamiann(shape, layout, *, seed=0, hidden=(50, 50, 50), steps=3000,
+                     burn_in=1000, keep_every=50, batch_size=20, step_size=0.01,
+                     mdecay=0.05):
+    from nasrank.predictors.bayesian import BOHAMIANNPredictor
+
+    what = opt.subject("predictor", "bohamiann")
+    opt.integer(what, "seed", seed)
+    for key, value in (("steps", steps), ("keep_every", keep_every),
+                       ("batch_size", batch_size)):
+        opt.integer(what, key, value, min_value=1)
+    if opt.integer(what, "burn_in", burn_in, min_value=0) >= steps:
+        raise ConfigError(f"{what}: option 'burn_in' ({burn_in}) must be below 'steps' "
+                          f"({steps}): no sample would be kept")
+    opt.number(what, "step_size", step_size, min_value=0, strict_min=True)
+    opt.number(what, "mdecay", mdecay, min_value=0, max_value=1, strict_min=True)
+    return BOHAMIANNPredictor(shape, seed=seed, steps=steps, burn_in=burn_in,
+                              keep_every=keep_every, batch_size=batch_size,
+                              step_size=step_size, mdecay=mdecay,
+                              hidden=opt.int_list(what, "hidden", hidden, allow_empty=False))
 
 
 def _sparse_gp_builder(name: str, cls_name: str) -> Any:

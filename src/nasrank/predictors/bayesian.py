@@ -37,6 +37,14 @@ the trainer, tensors flattened).
   the prediction is the posterior mean. Settings after NASLib's BONAS: hidden width 64,
   4 graph layers, Adam at learning rate 0.01, batch 128, 100 epochs, no dropout.
 
+* ``bohamiann``: BOHAMIANN (Springenberg et al. 2016; NASLib via pybnn): a Bayesian MLP
+  (3 x 50, tanh, with a learned homoscedastic noise level) whose weights are sampled by
+  scale-adapted stochastic-gradient Hamiltonian Monte Carlo; the prediction is the mean
+  over the kept samples. pybnn's sampler settings (step 0.01, momentum decay 0.05, batch
+  20) with a shorter chain by default: ``steps`` 3000 of which ``burn_in`` 1000, keeping
+  every 50th (40 samples; pybnn: 13,000 steps, 3,000 burn-in, every 100th). Prior: a
+  standard normal on every weight.
+
 The networks train in float32 on one CPU thread with a seeded ``torch.Generator``: a
 fit is a pure function of data, options and seed. The ensemble trains as one stacked
 network (a batched matmul per layer), so members cost one forward pass.
@@ -305,6 +313,92 @@ class BONASPredictor(TreePredictor):
         return np.asarray(self.blr.predict(feats), dtype=np.float64)
 
 
-__all__ = ["BLRPredictor", "BONASPredictor", "BananasPredictor", "DNGOPredictor",
+class BOHAMIANNPredictor(TreePredictor):
+    """BOHAMIANN: a Bayesian MLP sampled by scale-adapted SGHMC."""
+
+    name = "bohamiann"
+
+    def fit(self, x: Any, y: Any) -> BOHAMIANNPredictor:
+        import torch
+
+        from nasrank.train import one_thread
+
+        o = self.options
+        xt = torch.from_numpy(self._matrix(x))
+        yt = torch.from_numpy(np.asarray(y, dtype=np.float32).reshape(-1))
+        n = len(xt)
+        self.samples: list[list[Any]] = []
+        with one_thread("cpu"):
+            g = torch.Generator().manual_seed(self.seed)
+            net = StackedMLP(xt.shape[1], o["hidden"], 1, "tanh", g)
+            log_noise = torch.full((), math.log(1e-3), requires_grad=True)
+            params = [*net.parameters(), log_noise]
+            state = [_SGHMCState(p) for p in params]
+            lr, mdecay = o["step_size"], o["mdecay"]
+            for step in range(o["steps"]):
+                idx = torch.randint(n, (min(o["batch_size"], n),), generator=g)
+                var = torch.exp(log_noise)
+                nll = 0.5 * ((net(xt[idx][None])[0] - yt[idx]) ** 2 / var + log_noise).mean()
+                prior = sum(0.5 * (p ** 2).sum() for p in net.parameters())
+                for p in params:
+                    p.grad = None
+                (nll * n + prior).backward()
+                with torch.no_grad():
+                    for p, st in zip(params, state, strict=True):
+                        st.update(p, lr, mdecay, burn_in=step < o["burn_in"], generator=g)
+                if step >= o["burn_in"] and (step - o["burn_in"]) % o["keep_every"] == 0:
+                    self.samples.append([p.detach().clone() for p in net.parameters()])
+        self.model = net
+        return self
+
+    def predict(self, x: Any) -> np.ndarray:
+        import torch
+
+        from nasrank.train import one_thread
+
+        if self.model is None:
+            raise RuntimeError("bohamiann: predict() before fit()")
+        xt = torch.from_numpy(self._matrix(x))[None]
+        out = []
+        with torch.no_grad(), one_thread("cpu"):
+            for sample in self.samples:
+                for p, v in zip(self.model.parameters(), sample, strict=True):
+                    p.copy_(v)
+                out.append(self.model(xt)[0])
+        return torch.stack(out).mean(dim=0).double().numpy()
+
+
+class _SGHMCState:
+    """Per-parameter state of scale-adapted SGHMC (Springenberg et al. 2016, pybnn's
+    ``AdaptiveSGHMC``): a running estimate of the gradient's second moment, adapted during
+    burn-in, preconditions the momentum update and the injected noise."""
+
+    def __init__(self, p: Any) -> None:
+        import torch
+
+        self.tau = torch.ones_like(p)
+        self.g = torch.ones_like(p)
+        self.v_hat = torch.ones_like(p)
+        self.momentum = torch.zeros_like(p)
+
+    def update(self, p: Any, lr: float, mdecay: float, burn_in: bool, generator: Any) -> None:
+        import torch
+
+        grad = p.grad
+        if burn_in:
+            r = 1.0 / (self.tau + 1.0)
+            self.tau = self.tau + 1.0 - self.tau * (self.g * self.g / self.v_hat)
+            self.g = self.g - self.g * r + r * grad
+            self.v_hat = self.v_hat - self.v_hat * r + r * grad * grad
+        minv = 1.0 / torch.sqrt(self.v_hat)
+        scale = 2.0 * lr ** 2 * mdecay * minv - lr ** 4
+        sigma = torch.sqrt(torch.clamp(scale, min=1e-16))
+        noise = torch.randn(p.shape, generator=generator) * sigma
+        self.momentum = self.momentum - lr ** 2 * minv * grad - mdecay * self.momentum + noise
+        p.add_(self.momentum)
+
+
+__all__ = ["BLRPredictor", "BOHAMIANNPredictor", "BONASPredictor", "BananasPredictor",
+           "DNGOPredictor",
            "NGBoostPredictor",
            "StackedMLP", "train_stacked"]
