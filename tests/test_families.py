@@ -181,7 +181,7 @@ def test_registry() -> None:
     assert FAMILY_NAMES == ("zero_cost", "learning_curve", "model_based", "combined")
     assert {"jacov", "synflow", "snip", "grad_norm", "grasp", "fisher"} <= set(
         family_predictors("zero_cost"))
-    assert family_predictors("learning_curve") == ["early_stop", "lce", "lcsvr"]
+    assert family_predictors("learning_curve") == ["early_stop", "lce", "lce_m", "lcsvr"]
     assert {"rf", "xgb", "gp", "lightgbm", "mlp", "gcn", "blr", "ngboost", "dngo",
             "bananas", "bonas", "bohamiann", "sparse_gp", "var_sparse_gp"} <= set(
         family_predictors("model_based"))
@@ -516,7 +516,7 @@ def test_missing_proxies_and_fidelities_name_both(params: dict) -> None:
     with pytest.raises(DataFormatError, match=r"predictor 'lce' .*nb201-cifar10 \(benchmark "
                                               r"nb201\).*at least 3 .*has 1 \(val_acc_12\)"):
         run(params, "nb201-cifar10", "lce")
-    for pred in ("early_stop", "lce", "omni", "lcsvr"):
+    for pred in ("early_stop", "lce", "lce_m", "omni", "lcsvr"):
         with pytest.raises(DataFormatError, match=rf"predictor '{pred}' .*table darts "
                                                   r"\(benchmark darts\)"):
             run(params, "darts", pred)
@@ -577,6 +577,17 @@ def test_nb101_learning_curves(params: dict) -> None:
     assert row["query_time_data_s"] == pytest.approx(
         (test["train_time_108"] * 36 / 108).mean())
     assert row["query_time_compute_s"] > 0  # curve fitting
+    lce_m = run(params, "nb101", "lce_m", options={"walkers": 24, "burn_in": 40,
+                                                   "samples": 40, "curves": ["pow3", "exp3"]})
+    assert lce_m["test_ids"] == r["test_ids"] and lce_m["needs"]["walkers"] == 24
+    (m,) = lce_m["rows"]
+    assert np.isfinite(m["kendall_tau"]) and np.isfinite(m["mae"])  # short chains: noisy
+    assert m["query_time_data_s"] == row["query_time_data_s"]
+    again = run(params, "nb101", "lce_m", options={"walkers": 24, "burn_in": 40,
+                                                   "samples": 40, "curves": ["pow3", "exp3"]})
+    assert again["rows"][0]["kendall_tau"] == m["kendall_tau"]
+    with pytest.raises(ConfigError, match="'lce_m': option 'walkers' must be an integer >= "):
+        get_family_predictor("lce_m", walkers=3)
 
 
 @pytest.mark.mirror

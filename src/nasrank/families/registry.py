@@ -18,6 +18,7 @@ from nasrank.families.predictors import (
     ZERO_COST,
     EarlyStopPredictor,
     FamilyPredictor,
+    LCEMPredictor,
     LCEPredictor,
     LcSVRPredictor,
     ModelBasedPredictor,
@@ -104,6 +105,16 @@ def _fixed() -> tuple[list[FamilySpec], list[FamilySpec]]:
                       "combine": "mean"},
             trains=False,
             build=lambda **o: LCEPredictor("lce", **o),
+        ),
+        FamilySpec(
+            name="lce_m", family=LEARNING_CURVE,
+            description="LCE-m: Bayesian weighted combination of the curve families "
+            "(Domhan et al.), sampled by MCMC (emcee), posterior mean at the final epoch",
+            needs="at least 3 val_acc_<epochs> columns below the target (NB101 only)",
+            defaults={"fidelities": None, "curves": ["pow3", "log_power", "exp3", "ilog2"],
+                      "walkers": 50, "burn_in": 500, "samples": 800, "seed": 0},
+            trains=False,
+            build=lambda **o: LCEMPredictor("lce_m", **o),
         ),
         FamilySpec(
             name="lcsvr", family=LEARNING_CURVE,
