@@ -526,6 +526,33 @@ def test_missing_proxies_and_fidelities_name_both(params: dict) -> None:
 
 
 @pytest.mark.mirror
+def test_naslib_tuning(params: dict) -> None:
+    """tune: from 10 training architectures on, a seeded cross-validated random search
+    (the default configuration first); below 10 the default, as NASLib."""
+    common = {"target": "val_acc_200", "test_size": 100, "require": SHARED,
+              "train_sizes": [5, 30]}
+    cases = {"bananas": {"encoding": "adjacency_onehot", "layers": 3, "epochs": 5},
+             "gcn": {"hidden": 8, "layers": 1, "epochs": 2, "batch_size": 16}}
+    for name, opts in cases.items():
+        r = run(params, "nb201-cifar10", name, options={**opts, "tune": True,
+                                                        "tune_trials": 3}, **common)
+        small, big = r["rows"]
+        assert "tune_trials" not in small, name
+        assert big["tune_trials"] == 3 and big["tune_budget_cut"] is False, name
+        assert -1 <= big["tune_cv_kendall_tau"] <= 1, name
+        assert isinstance(json.loads(big["tune_options"]), dict), name
+        again = run(params, "nb201-cifar10", name, options={**opts, "tune": True,
+                                                            "tune_trials": 3}, **common)
+        assert again["rows"][1]["tune_options"] == big["tune_options"], name
+        assert again["rows"][1]["kendall_tau"] == big["kendall_tau"], name
+        assert r["options"]["tune"] is True
+    with pytest.raises(ConfigError, match="'rf': unknown option 'tune'"):
+        get_family_predictor("rf", tune=True)
+    with pytest.raises(ConfigError, match="'mlp': option 'tune_trials' must be an integer"):
+        get_family_predictor("mlp", tune=True, tune_trials=0)
+
+
+@pytest.mark.mirror
 def test_lcsvr_on_nb201(params: dict) -> None:
     """LcSVR: encoding + the 12-epoch accuracy; the random search runs from 10 cells."""
     common = {"target": "val_acc_200", "test_size": 100, "require": SHARED}

@@ -248,17 +248,36 @@ def search_job(params: Params, job: SearchJob) -> Job:
 
 
 def families_job(params: Params, job: FamilyJob) -> Job:
-    """One predictor of the family study on one table, over every seed."""
+    """One predictor of the family study on one table, over every seed (its inputs: the
+    table and the features it reads)."""
     p = _paths(params)
     inputs = [str(p.processed(job.table))]
-    keys = [f"families.tables.{job.table}", "families.seeds", "families.variants", "evaluation"]
     if job.encoding is not None:
         inputs.append(str(p.features(job.bench, job.encoding)))
-        keys += ["train", "predictors"]
-    return Job("families", job.key, ("families", job.key), tuple(inputs),
-               (Output(str(job.output(p)), cache=False),
-                Output(str(job.timing_output(p)), cache=False, measured=True)),
-               tuple(keys))
+    return _families(params, str(job.table), job.bench, job.label, tuple(inputs))
+
+
+def _families(params: Params, table: str, bench: str, label: str,
+              inputs: tuple[str, ...]) -> Job:
+    p = _paths(params)
+    key = f"{table}/{label}"
+    return Job("families", key, ("families", key), inputs,
+               (Output(str(p.family(key)), cache=False),
+                Output(str(p.family(key, timing=True)), cache=False, measured=True)),
+               (f"families.tables.{table}", "families.seeds", "families.variants",
+                "evaluation", "train", "predictors"),
+               fields={"table": table, "bench": bench, "label": label})
+
+
+def families_template(params: Params, table: str, bench: str, label: str) -> Job:
+    """The DVC template of the family jobs (one ``foreach`` stage, ``families@<table>-
+    <label>``): the table and the benchmark's features directory, a superset of what a
+    job reads (DVC follows a directory to the encode stages writing below it), so every
+    job has the same form. Its params are a superset too (``train`` and ``predictors``
+    matter to the model-based predictors only)."""
+    p = _paths(params)
+    return _families(params, table, bench, label,
+                     (f"{p.processed_dir}/{table}.parquet", f"{p.features_dir}/{bench}"))
 
 
 # --- report ---------------------------------------------------------------------------
@@ -334,6 +353,7 @@ TEMPLATES: dict[str, Callable[[Params, dict[str, str]], Job]] = {
     "fetch": lambda p, f: fetch_job(p, f["bench"]),
     "encode": lambda p, f: encode_job(p, f["bench"], f["encoding"], f["specs"]),
     "sweep": lambda p, f: sweep_job(p, **f),
+    "families": lambda p, f: families_template(p, **f),
 }
 
 

@@ -196,7 +196,7 @@ def recommendation(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
 
     tables, df = _timed(params, "families_recommendation")
     plt = _pyplot()
-    fig, axes = _panels(len(tables), width=6.5, height=4.8)
+    fig, axes = _panels(len(tables), width=8.0, height=5.0)
     for ax, table in zip(axes, tables, strict=True):
         sub = df[df["table"] == table]
         placed = sub[np.isfinite(sub["query_time_s_mean"])
@@ -226,9 +226,9 @@ def recommendation(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
         ax.legend(handles=[Patch(color=colours[w], label=f"{names[w]} ({fam[names[w]]})")
                            for w in winners], fontsize=6, loc="upper left",
                   bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    fig.suptitle("Which predictor to use, given the time to initialize and to query "
+    fig.suptitle("Which predictor to use, given the time to initialize and to query\n"
                  "(White et al. 2021, Fig. 1 style; white: nothing fits)", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return write_figure(fig, dest)
 
 

@@ -28,6 +28,7 @@ RMSE and the sparse Kendall tau mean something): not for zero-cost scores.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -124,6 +125,11 @@ class FamilyPredictor:
 
     def data_time(self, batch: ArchBatch) -> float:
         return 0.0
+
+    def fit_details(self) -> dict[str, Any]:
+        """What the last :meth:`fit` chose, for the result row (tuning); ``{}`` if
+        nothing."""
+        return {}
 
     def _where(self, table: TableData) -> str:
         return f"predictor {self.name!r} ({self.family}) on table {table.name} " \
@@ -537,19 +543,43 @@ class ModelBasedPredictor(FamilyPredictor):
     Options: ``encoding`` (default :func:`default_encoding`), ``loss`` (torch predictors;
     default ``mse``; trees fit the target, ``regression``), the trainer settings
     :data:`TRAINER_KEYS`, and the predictor's own options (over params.yaml's
-    ``predictors.<name>``) and the seed of the split.
+    ``predictors.<name>``) and the seed of the split. ``tune`` (``bananas``, ``bonas``,
+    ``gcn``, ``mlp``): NASLib's cross-validated random search from 10 training
+    architectures on (:mod:`nasrank.families.tuning`; ``tune_trials``,
+    ``tune_budget_s``); each tuned row records the search.
     """
 
     family = MODEL_BASED
     trains = True
 
     def __init__(self, name: str, encoding: str | None = None, loss: str | None = None,
+                 tune: bool = False, tune_trials: int = 10, tune_budget_s: float | None = None,
                  **options: Any) -> None:
+        from nasrank.families.tuning import SPACES
+
         super().__init__(name, encoding=encoding, loss=loss, **options)
+        what = opt.subject("family predictor", name)
+        if not isinstance(tune, bool):
+            raise ConfigError(f"{what}: option 'tune' must be true or false, got {tune!r}")
+        if tune and name not in SPACES:
+            raise ConfigError(f"{what}: option 'tune': NASLib tunes only "
+                              f"{', '.join(SPACES)}")
+        if tune:
+            self.options.update(tune=True, tune_trials=tune_trials, tune_budget_s=tune_budget_s)
+            opt.integer(what, "tune_trials", tune_trials, min_value=1)
+            if tune_budget_s is not None:
+                opt.number(what, "tune_budget_s", tune_budget_s, min_value=0, strict_min=True)
+        self.tune = tune
+        self.tune_trials = tune_trials
+        self.tune_budget_s = tune_budget_s
         trainer, rest = _split_options(options)
         self.encoding = encoding or default_encoding(name)
-        self.trainer = _Trainer(name, loss, trainer, rest)
+        self.loss = loss
+        self.base = (trainer, rest)
+        self.base_trainer = _Trainer(name, loss, trainer, rest)
+        self.trainer = self.base_trainer  # the one query() uses: a tuned one after tuning
         self.context: Context | None = None
+        self.tuned: dict[str, Any] | None = None
 
     def prepare(self, table: TableData, target: str, context: Context) -> Needs:
         from nasrank.encodings import get_encoding
@@ -560,18 +590,66 @@ class ModelBasedPredictor(FamilyPredictor):
         self.context = context
         return Needs((), self.encoding, {"encoding": self.encoding, "loss": self.trainer.loss})
 
+    def _tunes(self, n: int) -> bool:
+        from nasrank.families.tuning import MIN_TUNE_SIZE
+
+        return self.tune and n >= MIN_TUNE_SIZE
+
+    def _configured(self, config: Mapping[str, Any]) -> _Trainer:
+        """The trainer with ``config`` over the predictor's options (a torch network's
+        trainer settings go to the trainer, everything else to the predictor)."""
+        trainer, rest = dict(self.base[0]), dict(self.base[1])
+        for key, value in config.items():
+            (trainer if key in TRAINER_KEYS and self.base_trainer.torch else rest)[key] = value
+        return _Trainer(self.name, self.loss, trainer, rest)
+
+    def _cv_tau(self, config: Mapping[str, Any], x: np.ndarray, y: np.ndarray,
+                layout: dict, seed: int) -> float:
+        """3-fold cross-validated Kendall tau of ``config`` on the training data."""
+        from scipy.stats import kendalltau
+        from sklearn.model_selection import KFold
+
+        assert self.context is not None
+        taus = []
+        for tr, va in KFold(3, shuffle=True, random_state=seed).split(x):
+            trainer = self._configured(config)
+            trainer.fit(self.context, self.encoding, x[tr], y[tr], layout, seed)
+            tau = kendalltau(y[va], trainer.predict(x[va])).statistic
+            taus.append(tau if np.isfinite(tau) else -1.0)
+        return float(np.mean(taus))
+
     def fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> None:
+        from nasrank.families.tuning import naslib_budget_s, random_search
+
         assert self.context is not None and batch.x is not None
+        self.tuned = None
+        if not self._tunes(len(y)):
+            self.trainer = self.base_trainer
+            self.trainer.fit(self.context, self.encoding, batch.x, y, batch.layout, seed)
+            return
+        budget = self.tune_budget_s or naslib_budget_s(len(y))
+        self.tuned = random_search(
+            lambda c: self._cv_tau(c, batch.x, y, batch.layout, seed), self.name, seed,
+            self.tune_trials, budget)
+        self.trainer = self._configured(self.tuned["options"])
         self.trainer.fit(self.context, self.encoding, batch.x, y, batch.layout, seed)
 
+    def fit_details(self) -> dict[str, Any]:
+        if self.tuned is None:
+            return {}
+        return {"tune_trials": self.tuned["trials"], "tune_budget_cut": self.tuned["budget_cut"],
+                "tune_cv_kendall_tau": self.tuned["score"],
+                "tune_options": json.dumps(self.tuned["options"], sort_keys=True)}
+
     def sweep_fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> SweepFit | None:
-        if not self.trainer.torch:
+        if not self.base_trainer.torch or self._tunes(len(y)):
             return None
         assert self.context is not None and batch.x is not None
-        return self.trainer.request(self.context, self.encoding, batch.x, y, batch.layout,
-                                    seed)
+        return self.base_trainer.request(self.context, self.encoding, batch.x, y,
+                                         batch.layout, seed)
 
     def use_fitted(self, fitted: Any) -> None:
+        self.trainer = self.base_trainer
         self.trainer.fitted = fitted
 
     def query(self, batch: ArchBatch) -> np.ndarray:

@@ -415,6 +415,7 @@ def _rows(table: TableData, t: _SeedRun, metric_options: Mapping[str, Any],
             "label_time_known": known,
             "init_time_s": fit_s + (label_s if known else 0.0),
         })
+        row.update(pred.fit_details() if n not in fitted else {})
         out_rows.append(row)
     return out_rows
 

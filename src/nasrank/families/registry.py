@@ -67,17 +67,19 @@ def _zero_cost(proxy: str) -> FamilySpec:
 
 
 def _model_based(name: str) -> FamilySpec:
+    from nasrank.families.tuning import SPACES
     from nasrank.predictors import PREDICTORS
 
     spec = PREDICTORS[name]
     own = tuple(sorted(k for k in spec.defaults if k != "seed"))
+    tuning = {"tune": False, "tune_trials": 10, "tune_budget_s": None} if name in SPACES else {}
     return FamilySpec(
         name=name, family=MODEL_BASED,
         description=f"{spec.description} on an encoding (default {default_encoding(name)})",
         needs=f"the target and an encoding's features ({spec.fits})",
         defaults={"encoding": default_encoding(name),
                   "loss": "mse" if spec.uses_loss else "regression",
-                  **dict.fromkeys(TRAINER_KEYS)},
+                  **dict.fromkeys(TRAINER_KEYS), **tuning},
         trains=True,
         build=lambda **o: ModelBasedPredictor(name, **o),
         passed_options=own,
