@@ -246,6 +246,7 @@ def test_plugin_file_is_a_code_dependency_of_family_stages(
     params = load_params(_params_file(repo, tmp_path, edit))
     stages = yaml.safe_load(render(params))["stages"]
     where = str(file.resolve())  # outside the repository: its absolute path
-    assert where in stages["families_nb101_train_mean"]["deps"]
-    assert where in stages["families_nb101_rf"]["deps"]  # a stage that builds predictors
+    families = stages["families"]
+    assert "nb101-train_mean" in families["foreach"]
+    assert where in families["do"]["deps"]  # every family job builds predictors
     assert where not in stages["ingest_nb101"]["deps"]
