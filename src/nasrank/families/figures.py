@@ -3,7 +3,8 @@
 * ``families_tau_vs_train_size``: one panel per table; Kendall tau (mean over seeds,
   shaded 95 % interval) against the train size for every predictor that trains; the
   predictors that train on nothing (learning-curve methods, the best zero-cost proxy of
-  the table) as dashed horizontal lines. Colours by family.
+  the table) as dashed horizontal lines in their family's colour. A trained predictor
+  has its own colour and marker and its family's line style (:data:`FAMILY_STYLES`).
 * ``families_tau_vs_init_time``: White et al.'s view on the tables of
   ``families.init_time_tables`` (NB101 records training times): Kendall tau against the
   initialization time (label training time + measured fit time); predictors that need no
@@ -92,19 +93,37 @@ def _flat_lines(ax: Any, flat: pd.DataFrame, note: Callable[[pd.Series], str]) -
                    ls=(0, (4, 1 + i % 3)), lw=1.2, label=f"{r['predictor']}{note(r)}")
 
 
+#: line style of a trained predictor's curve, by family (its colour is its own)
+FAMILY_STYLES = {MODEL_BASED: "-", COMBINED: "--", LEARNING_CURVE: "-.", ZERO_COST: ":"}
+
+
+def _curve_style(i: int, family: str) -> dict[str, Any]:
+    """The ``i``-th trained predictor of a panel: its own colour (tab20, then tab20b), a
+    marker, and its family's line style (thicker for OMNI)."""
+    plt = _pyplot()
+    palette = [*plt.get_cmap("tab20").colors, *plt.get_cmap("tab20b").colors]
+    return {"color": palette[i % len(palette)], "marker": MARKERS[i % len(MARKERS)],
+            "ls": FAMILY_STYLES[family], "lw": 2.0 if family == COMBINED else 1.2}
+
+
+def _room_below(fig: Any, n: int) -> None:
+    """Space under each row of panels for its legend (placed below the axes)."""
+    rows = math.ceil(n / min(n, 3))
+    fig.subplots_adjust(bottom=0.34 / rows, hspace=0.9, top=1 - 0.08 / rows)
+
+
 def tau_vs_train_size(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
     df = summarise(_records(load_family_results(params)), ["kendall_tau"])
     tables = list(dict.fromkeys(df["table"]))
-    fig, axes = _panels(len(tables))
+    fig, axes = _panels(len(tables), height=6.0)
     for ax, table in zip(axes, tables, strict=True):
         sub = df[df["table"] == table]
         trained = sub[sub["train_size"] > 0]
         for i, (name, g) in enumerate(trained.groupby("predictor", sort=False)):
-            colour = FAMILY_COLOURS[g["family"].iloc[0]]
+            style = _curve_style(i, g["family"].iloc[0])
             x, y, ci = g["train_size"], g["kendall_tau_mean"], g["kendall_tau_ci95"].fillna(0)
-            ax.plot(x, y, marker=MARKERS[i % len(MARKERS)], ms=4, color=colour, lw=1.2,
-                    label=name, alpha=0.9)
-            ax.fill_between(x, y - ci, y + ci, color=colour, alpha=0.08, lw=0)
+            ax.plot(x, y, ms=4, label=name, alpha=0.9, **style)
+            ax.fill_between(x, y - ci, y + ci, color=style["color"], alpha=0.05, lw=0)
         _flat_lines(ax, sub[sub["train_size"] == 0], lambda r: "")
         ax.set_xscale("log")
         ax.set_xlabel("training architectures")
@@ -112,10 +131,12 @@ def tau_vs_train_size(params: Mapping[str, Any], dest: str | Path) -> list[Path]
         n = int(sub["n_seeds"].max())
         ax.set_title(f"{_title(table, sub)}, {n} seed{'s' if n > 1 else ''}", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, ncol=2, loc="lower right")
+        ax.legend(fontsize=6, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    _room_below(fig, len(axes))
     fig.suptitle("Predictor families under NASLib's protocol: Kendall tau vs train size "
-                 "(colour: model-based blue, combined red, learning-curve orange, "
-                 "zero-cost green)", fontsize=9)
+                 "(trained predictors: solid model-based, dashed OMNI, dash-dot learning "
+                 "curve; flat lines: untrained, orange learning curve, green best zero-cost "
+                 "proxy)", fontsize=9)
     return write_figure(fig, dest)
 
 
@@ -142,14 +163,13 @@ def _timed(params: Mapping[str, Any], figure: str) -> tuple[list[str], pd.DataFr
 
 def tau_vs_init_time(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
     tables, df = _timed(params, "families_tau_vs_init_time")
-    fig, axes = _panels(len(tables), width=6.5, height=4.5)
+    fig, axes = _panels(len(tables), width=6.5, height=6.5)
     for ax, table in zip(axes, tables, strict=True):
         sub = df[df["table"] == table]
         trained = sub[sub["train_size"] > 0]
         for i, (name, g) in enumerate(trained.groupby("predictor", sort=False)):
-            ax.plot(g["init_time_s_mean"], g["kendall_tau_mean"], lw=1.2, ms=4,
-                    marker=MARKERS[i % len(MARKERS)], label=name,
-                    color=FAMILY_COLOURS[g["family"].iloc[0]])
+            ax.plot(g["init_time_s_mean"], g["kendall_tau_mean"], ms=4, label=name,
+                    **_curve_style(i, g["family"].iloc[0]))
         _flat_lines(ax, sub[sub["train_size"] == 0],
                     lambda r: f" (query {_seconds(r['query_time_s_mean'])}/arch)")
         ax.set_xscale("log")
@@ -157,7 +177,8 @@ def tau_vs_init_time(params: Mapping[str, Any], dest: str | Path) -> list[Path]:
         ax.set_ylabel("Kendall tau")
         ax.set_title(_title(table, sub), fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, ncol=2, loc="lower right")
+        ax.legend(fontsize=6, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    _room_below(fig, len(axes))
     fig.suptitle("Kendall tau vs initialization time (White et al. 2021, Fig. 2 style)",
                  fontsize=9)
     return write_figure(fig, dest)
