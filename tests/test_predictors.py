@@ -20,6 +20,8 @@ from nasrank.predictors import (
 ENCODINGS = [(b, n) for b in ("nb101", "nb201") for n in available(b)]
 TORCH = [n for n, s in PREDICTORS.items() if s.kind == "torch"]
 TREES = [n for n, s in PREDICTORS.items() if s.kind == "tree"]
+#: tree-kind predictors that take any encoding (bonas needs the gcn layout)
+FLAT_TREES = [n for n in TREES if n != "bonas"]
 TORCH_PAIRS = [
     (p, b, n)
     for p in TORCH
@@ -27,10 +29,20 @@ TORCH_PAIRS = [
     if compatible(p, get_encoding(b, n).shape, get_encoding(b, n).layout)
 ]
 FAST_TREE = {"rf": {"n_estimators": 20}, "xgb": {"n_estimators": 30}, "gp": {},
-             "lightgbm": {"n_estimators": 60}}
+             "lightgbm": {"n_estimators": 60}, "blr": {}, "ngboost": {"n_estimators": 100},
+             "dngo": {"epochs": 100}, "bananas": {"epochs": 100, "lower_bound": -10.0},
+             "bohamiann": {"steps": 1500, "burn_in": 500}, "sparse_gp": {},
+             "var_sparse_gp": {}}
 TINY_TREE = {"rf": {"n_estimators": 5}, "xgb": {"n_estimators": 5}, "gp": {},
-             "lightgbm": {"n_estimators": 5}}
-TREE_PACKAGE = {"rf": "sklearn", "xgb": "xgboost", "gp": "sklearn", "lightgbm": "lightgbm"}
+             "lightgbm": {"n_estimators": 5}, "blr": {}, "ngboost": {"n_estimators": 5},
+             "dngo": {"epochs": 2}, "bananas": {"epochs": 2, "layers": 2, "lower_bound": -1.0},
+             "bonas": {"epochs": 2, "hidden": 8}, "sparse_gp": {"steps": 5},
+             "bohamiann": {"steps": 20, "burn_in": 10, "keep_every": 5},
+             "var_sparse_gp": {"steps": 5}}
+TREE_PACKAGE = {"rf": "sklearn", "xgb": "xgboost", "gp": "sklearn", "lightgbm": "lightgbm",
+                "blr": "sklearn", "ngboost": "ngboost", "dngo": "sklearn",
+                "bananas": "torch", "bonas": "sklearn", "bohamiann": "torch",
+                "sparse_gp": "gpytorch", "var_sparse_gp": "gpytorch"}
 
 
 def random_gcn_input(
@@ -60,7 +72,9 @@ def make_input(name: str, enc, batch: int = 5, seed: int = 0) -> torch.Tensor:
 
 
 def test_registry_kinds():
-    assert set(PREDICTORS) == {"lenet", "mlp", "gcn", "rf", "xgb", "gp", "lightgbm"}
+    assert set(PREDICTORS) == {"lenet", "mlp", "gcn", "rf", "xgb", "gp", "lightgbm", "blr",
+                               "ngboost", "dngo", "bananas", "bonas", "bohamiann",
+                               "sparse_gp", "var_sparse_gp"}
     for name, spec in PREDICTORS.items():
         assert spec.uses_loss == (spec.kind == "torch"), name
 
@@ -71,7 +85,8 @@ def test_compatibility(bench, enc_name):
     assert compatible("lenet", enc.shape, enc.layout) == (enc_name in {"renas_tensor",
                                                                         "type_matrix"})
     assert compatible("gcn", enc.shape, enc.layout) == (enc_name == "gcn")
-    for name in ("mlp", *TREES):
+    assert compatible("bonas", enc.shape, enc.layout) == (enc_name == "gcn")
+    for name in ("mlp", *FLAT_TREES):
         assert compatible(name, enc.shape, enc.layout)
 
 
@@ -236,7 +251,7 @@ def _synthetic(seed: int = 0):
     return x[:300], y[:300], x[300:], y[300:]
 
 
-@pytest.mark.parametrize("name", TREES)
+@pytest.mark.parametrize("name", FLAT_TREES)
 def test_tree_fit_and_determinism(name):
     pytest.importorskip(TREE_PACKAGE[name])
     xtr, ytr, xte, yte = _synthetic()
@@ -265,6 +280,8 @@ def test_rf_seed_matters():
 def test_tree_on_encoding_shapes(name, bench, enc_name):
     pytest.importorskip(TREE_PACKAGE[name])
     enc = get_encoding(bench, enc_name)
+    if not compatible(name, enc.shape, enc.layout):
+        pytest.skip(f"{name} does not take {enc_name} (test_compatibility checks which)")
     rng = np.random.default_rng(0)
     x = rng.random((30, *enc.shape), dtype=np.float32)
     y = rng.random(30)
@@ -276,7 +293,8 @@ def test_tree_on_encoding_shapes(name, bench, enc_name):
 
 def test_errors():
     with pytest.raises(UnknownNameError,
-                       match="available: gcn, gp, lenet, lightgbm, mlp, rf, xgb"):
+                       match="available: bananas, blr, bohamiann, bonas, dngo, gcn, gp, "
+                             "lenet, lightgbm, mlp, ngboost, rf, sparse_gp, var_sparse_gp, xgb"):
         get_predictor("resnet", (36,))
     with pytest.raises(ConfigError, match=r"predictor 'mlp': unknown option 'hiden'"):
         get_predictor("mlp", (36,), hiden=[3])
