@@ -106,6 +106,10 @@ CURVES: dict[str, CurveFamily] = {
 }
 
 
+#: the families LCE and LCE-m combine by default: all of them
+DEFAULT_CURVES: tuple[str, ...] = tuple(CURVES)
+
+
 def check_curves(names: Sequence[str]) -> list[str]:
     """``names`` as a list, or ConfigError naming the unknown ones."""
     if isinstance(names, str) or not names:
@@ -157,7 +161,7 @@ def fit_curve(family: str, x: Sequence[float], y: Sequence[float],
 
 
 def extrapolate(x: Sequence[float], y: Sequence[float], final: float,
-                curves: Sequence[str] = ("pow3", "log_power", "exp3", "ilog2"),
+                curves: Sequence[str] = DEFAULT_CURVES,
                 combine: str = "mean") -> float:
     """The value at epoch ``final`` extrapolated from the points ``(x, y)``.
 
@@ -178,5 +182,5 @@ def extrapolate(x: Sequence[float], y: Sequence[float], final: float,
     return float(np.median(values) if combine == "median" else np.mean(values))
 
 
-__all__ = ["CURVES", "CurveFamily", "CurveFit", "check_curves", "exp3", "extrapolate",
-           "fit_curve", "ilog2", "log_power", "pow3"]
+__all__ = ["CURVES", "DEFAULT_CURVES", "CurveFamily", "CurveFit", "check_curves", "exp3",
+           "extrapolate", "fit_curve", "ilog2", "log_power", "pow3"]

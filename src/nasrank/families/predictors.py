@@ -39,7 +39,7 @@ import numpy as np
 from nasrank import options as opt
 from nasrank.benchmarks.zero_cost import require_zero_cost
 from nasrank.errors import ConfigError, DataFormatError
-from nasrank.families.curves import CURVES, check_curves, extrapolate
+from nasrank.families.curves import CURVES, DEFAULT_CURVES, check_curves, extrapolate
 from nasrank.families.data import ArchBatch, TableData
 
 ZERO_COST = "zero_cost"
@@ -261,7 +261,7 @@ class LCEPredictor(FamilyPredictor):
     family = LEARNING_CURVE
 
     def __init__(self, name: str, fidelities: Sequence[int] | None = None,
-                 curves: Sequence[str] = ("pow3", "log_power", "exp3", "ilog2"),
+                 curves: Sequence[str] = DEFAULT_CURVES,
                  combine: str = "mean") -> None:
         super().__init__(name, fidelities=fidelities, curves=list(curves), combine=combine)
         self.curves = check_curves(list(curves))
@@ -332,7 +332,7 @@ class LCEMPredictor(LCEPredictor):
     """
 
     def __init__(self, name: str, fidelities: Sequence[int] | None = None,
-                 curves: Sequence[str] = ("pow3", "log_power", "exp3", "ilog2"),
+                 curves: Sequence[str] = DEFAULT_CURVES,
                  walkers: int = 50, burn_in: int = 500, samples: int = 800,
                  seed: int = 0) -> None:
         super().__init__(name, fidelities=fidelities, curves=curves)
@@ -574,8 +574,6 @@ class ModelBasedPredictor(FamilyPredictor):
         self.tune_budget_s = tune_budget_s
         trainer, rest = _split_options(options)
         self.encoding = encoding or default_encoding(name)
-        self.loss = loss
-        self.base = (trainer, rest)
         self.base_trainer = _Trainer(name, loss, trainer, rest)
         self.trainer = self.base_trainer  # the one query() uses: a tuned one after tuning
         self.context: Context | None = None
@@ -598,10 +596,11 @@ class ModelBasedPredictor(FamilyPredictor):
     def _configured(self, config: Mapping[str, Any]) -> _Trainer:
         """The trainer with ``config`` over the predictor's options (a torch network's
         trainer settings go to the trainer, everything else to the predictor)."""
-        trainer, rest = dict(self.base[0]), dict(self.base[1])
+        base = self.base_trainer
+        trainer, rest = dict(base.trainer), dict(base.options)
         for key, value in config.items():
-            (trainer if key in TRAINER_KEYS and self.base_trainer.torch else rest)[key] = value
-        return _Trainer(self.name, self.loss, trainer, rest)
+            (trainer if key in TRAINER_KEYS and base.torch else rest)[key] = value
+        return _Trainer(self.name, base.loss, trainer, rest)
 
     def _cv_tau(self, config: Mapping[str, Any], x: np.ndarray, y: np.ndarray,
                 layout: dict, seed: int) -> float:

@@ -9,6 +9,7 @@ from typing import Any
 from nasrank import options as opt
 from nasrank.benchmarks.zero_cost import PROXY_DOCS
 from nasrank.errors import UnknownNameError
+from nasrank.families.curves import DEFAULT_CURVES
 from nasrank.families.predictors import (
     COMBINED,
     FAMILY_NAMES,
@@ -103,7 +104,7 @@ def _fixed() -> tuple[list[FamilySpec], list[FamilySpec]]:
             description="learning-curve extrapolation: parametric curves (pow3, log power, "
             "exp3, ilog2) fitted per architecture, extrapolated to the final epoch",
             needs="at least 3 val_acc_<epochs> columns below the target (NB101 only)",
-            defaults={"fidelities": None, "curves": ["pow3", "log_power", "exp3", "ilog2"],
+            defaults={"fidelities": None, "curves": list(DEFAULT_CURVES),
                       "combine": "mean"},
             trains=False,
             build=lambda **o: LCEPredictor("lce", **o),
@@ -113,7 +114,7 @@ def _fixed() -> tuple[list[FamilySpec], list[FamilySpec]]:
             description="LCE-m: Bayesian weighted combination of the curve families "
             "(Domhan et al.), sampled by MCMC (emcee), posterior mean at the final epoch",
             needs="at least 3 val_acc_<epochs> columns below the target (NB101 only)",
-            defaults={"fidelities": None, "curves": ["pow3", "log_power", "exp3", "ilog2"],
+            defaults={"fidelities": None, "curves": list(DEFAULT_CURVES),
                       "walkers": 50, "burn_in": 500, "samples": 800, "seed": 0},
             trains=False,
             build=lambda **o: LCEMPredictor("lce_m", **o),
