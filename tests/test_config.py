@@ -347,17 +347,21 @@ def test_schema_names_are_the_registries() -> None:
 
 def test_predictor_names_cover_every_predictor_of_the_schema(repo: Path) -> None:
     """nasrank.config.predictor_names lists the places the schema refers to
-    $defs/predictor: the five grids and the keys of two sections."""
+    $defs/predictor: the five grids, the keys of two sections and the predictor list of
+    search.predictor_nas_by_predictor."""
     from nasrank.config import predictor_names
 
     text = yaml.safe_dump(schema())
-    assert text.count("'#/$defs/predictor'") == 7
+    assert text.count("'#/$defs/predictor'") == 8
     params = load_params(repo / "params.yaml")
     keys = [k for k, _ in predictor_names(params)]
     assert {k for k in keys if k.endswith(".predictor")} == {
         "experiments.renas_variants.predictor", "experiments.loss_study.predictor",
         "experiments.loss_ablation.predictor", "search.renas.predictor",
         "search.loss_search.predictor"}
+    listed = params["search"]["predictor_nas_by_predictor"]["predictors"]
+    assert [n for k, n in predictor_names(params)
+            if k.startswith("search.predictor_nas_by_predictor.")] == listed
 
 
 @pytest.mark.parametrize(("edit", "message"), [

@@ -86,8 +86,10 @@ def check_result(res: SearchResult, pool: Pool, budget: int) -> None:
 
 
 def test_registry_and_options() -> None:
-    assert set(SEARCHES) == {"random", "regularized_evolution", "renas_ga", "predictor_nas"}
-    with pytest.raises(UnknownNameError, match="available: predictor_nas, random"):
+    assert set(SEARCHES) == {"random", "regularized_evolution", "renas_ga", "predictor_nas",
+                             "npenas_loop", "bananas_loop"}
+    with pytest.raises(UnknownNameError,
+                       match="available: bananas_loop, npenas_loop, predictor_nas, random"):
         get_search("bogus")
     with pytest.raises(ConfigError, match=r"search 'renas_ga': unknown option 'pop'"):
         get_search("renas_ga", pop=3)
@@ -276,3 +278,109 @@ def test_nb101_smoke(nb101) -> None:
     check_result(res, pool, 10)
     assert res.queries == 10 and res.best_rank <= 3
     assert res.info["scored"] > 30
+
+
+# --------------------------------------------------------------------------- NASLib loops
+
+
+def ensemble_fit_predict(pool: Pool, noise: float = 0.0):
+    """``fit_predict`` for the mutation loops: the true accuracy of each candidate, plus
+    per member a fixed perturbation (a function of the member and the arch only), so an
+    ensemble disagrees and a rerun gives the same predictions. Records every call."""
+    calls = []
+
+    def fit_predict(train_ids, train_acc, candidate_ids, *, n_labelled, members=1):
+        assert n_labelled == len(train_ids) == len(train_acc)
+        assert not set(train_ids) & set(candidate_ids)
+        assert len(set(candidate_ids)) == len(candidate_ids)
+        calls.append((n_labelled, members, list(candidate_ids), list(train_ids)))
+        idx = np.array([pool.index[i] for i in candidate_ids])
+        rows = [pool.accuracy[idx] + noise * np.sin(1.0 + idx * (m + 1.7)) for m in range(members)]
+        return rows[0] if members == 1 else np.stack(rows)
+
+    fit_predict.calls = calls
+    return fit_predict
+
+
+@pytest.mark.parametrize("name", ["npenas_loop", "bananas_loop"])
+def test_mutation_loop_climbs_to_the_optimum(nb201, name: str) -> None:
+    """On the smooth synthetic landscape, mutating the best 2 with a perfect predictor
+    walks to the all-conv3x3 cell; every fit sees every query so far, one fit per 20
+    queries, and BANANAS asks for an ensemble of 3."""
+    space, pool = nb201
+    fp = ensemble_fit_predict(pool, noise=0.05)
+    res = get_search(name).run(space, pool, np.random.default_rng(0), budget=100,
+                               fit_predict=fp)
+    check_result(res, pool, 100)
+    assert res.queries == 100 and res.best_arch_id == ALL_CONV3
+    assert [c[0] for c in fp.calls] == [20, 40, 60, 80]
+    assert {c[1] for c in fp.calls} == {3 if name == "bananas_loop" else 1}
+    assert res.info["iterations"] == 4 and res.info["fallbacks"] == 0
+    assert res.info["candidates"] == [len(c[2]) for c in fp.calls]
+    for n, _, candidates, train in fp.calls:
+        assert train == list(res.queried[:n])          # every query so far, in order
+        best2 = sorted(train, key=lambda k: -pool.accuracy[pool.index[k]])[:2]
+        for k in candidates:                            # one mutation of one of the best 2
+            assert min(sum(a != b for a, b in zip(pool.specs[pool.index[k]],
+                                                  pool.specs[pool.index[p]], strict=True))
+                       for p in best2) == 1
+        assert len(candidates) <= 2 * 4 * 6             # 4 other ops on 6 edges, 2 parents
+
+
+@pytest.mark.parametrize("name", ["npenas_loop", "bananas_loop"])
+def test_mutation_loop_budget_prefix_and_determinism(nb201, name: str) -> None:
+    """The first 50 queries of a 100-query run are the 50-query run (the last batch of
+    the short run is a prefix of the long run's), and a seed repeats exactly."""
+    space, pool = nb201
+    runs = [get_search(name).run(space, pool, np.random.default_rng(4), budget=b,
+                                 fit_predict=ensemble_fit_predict(pool, noise=0.5))
+            for b in (100, 50, 100)]
+    assert runs[0].queried[:50] == runs[1].queried
+    assert runs[0] == runs[2]
+    other = get_search(name).run(space, pool, np.random.default_rng(5), budget=100,
+                                 fit_predict=ensemble_fit_predict(pool, noise=0.5))
+    assert other.queried != runs[0].queried
+
+
+def test_bananas_loop_thompson_sampling_differs_from_the_mean(nb201) -> None:
+    """BANANAS ranks candidates by one normal draw per candidate around the members'
+    mean: with disagreeing members it queries other architectures than NPENAS's mean
+    ranking of the same ensemble, with identical members exactly the same ones."""
+    space, pool = nb201
+    kw = dict(budget=60, fit_predict=None)
+    for noise, same in ((0.0, True), (0.5, False)):
+        its, mean = (get_search(name, ensemble=3).run(
+            space, pool, np.random.default_rng(2), **{**kw, "fit_predict":
+                                                     ensemble_fit_predict(pool, noise)})
+            for name in ("bananas_loop", "npenas_loop"))
+        assert its.queried[:20] == mean.queried[:20]    # the same random start
+        assert (its.queried == mean.queried) is same
+
+
+def test_mutation_loop_on_a_sparse_pool(nb201, small201: Pool) -> None:
+    """A pool that labels few cells (as NB101's 30,001): mutants outside it walk on to
+    the nearest labelled cell; when no candidate is left, unqueried members are drawn
+    at random (fallbacks) and the budget is still spent on distinct members."""
+    space, _ = nb201
+    fp = ensemble_fit_predict(small201)
+    res = get_search("npenas_loop", num_candidates=40, max_tries=3).run(
+        space, small201, np.random.default_rng(0), budget=100, fit_predict=fp)
+    check_result(res, small201, 100)
+    assert res.queries == 100
+    assert res.info["outside_pool"] > 0                # 3 steps often miss the 600 cells
+    assert sum(min(20, c) for c in res.info["candidates"]) + res.info["fallbacks"] == 80
+
+
+def test_mutation_loop_options_and_needs(nb201) -> None:
+    space, pool = nb201
+    with pytest.raises(ConfigError, match="num_candidates 3 gives no draw per parent"):
+        get_search("npenas_loop", num_candidates=3, num_arches_to_mutate=2, max_mutations=2)
+    with pytest.raises(ConfigError, match="needs the search space"):
+        get_search("bananas_loop").run(None, pool, np.random.default_rng(0), budget=30,
+                                       fit_predict=ensemble_fit_predict(pool))
+    with pytest.raises(ConfigError, match="needs fit_predict"):
+        get_search("npenas_loop").run(space, pool, np.random.default_rng(0), budget=30)
+    assert get_search("bananas_loop").options["ensemble"] == 3
+    assert get_search("npenas_loop").options == {
+        "init": 20, "per_iter": 20, "num_candidates": 200, "num_arches_to_mutate": 2,
+        "max_mutations": 1, "ensemble": 1, "max_tries": 100}

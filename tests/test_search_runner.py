@@ -36,6 +36,7 @@ from conftest import REPO, tmp_params
 
 from nasrank.benchmarks.nb101 import space_table
 from nasrank.cli import main
+from nasrank.config import check_params
 from nasrank.encodings.store import read_features
 from nasrank.errors import ConfigError, NasrankError, UnknownNameError
 from nasrank.io import write_parquet
@@ -253,12 +254,16 @@ def test_default_loss_search_jobs() -> None:
 
 
 def test_all_jobs_once_with_unique_keys() -> None:
-    """``search_jobs(params)`` = renas then loss_search jobs; each job's one id, its key,
-    is unique, and so is the DVC stage named after it."""
+    """``search_jobs(params)`` = renas, loss_search then predictor_nas_by_predictor jobs;
+    each job's one id, its key, is unique, and so is the DVC stage named after it."""
     params = repo_params()
     jobs = search_jobs(params)
-    assert len(jobs) == 9 + 11
-    assert jobs == search_jobs(params, "renas") + search_jobs(params, "loss_search")
+    by_predictor = params["search"]["predictor_nas_by_predictor"]
+    n = (len(by_predictor["tables"]) * len(by_predictor["searches"])
+         * len(by_predictor["predictors"]))
+    assert len(jobs) == 9 + 11 + n
+    assert jobs == (search_jobs(params, "renas") + search_jobs(params, "loss_search")
+                    + search_jobs(params, "predictor_nas_by_predictor"))
     keys = [j.key for j in jobs]
     stages = [search_job(params, j).stage for j in jobs]
     assert len(set(keys)) == len(keys) == len(set(stages))
@@ -941,7 +946,8 @@ def test_cli_search_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert line.split("\t")[1:] == [job.search,
                                         "budgets " + ",".join(map(str, job.budgets)),
                                         f"{len(job.seeds)} seeds"]
-    assert lines[-1].split("\t")[1] == "regularized_evolution"
+    assert {line.split("\t")[1] for line in lines} >= {"regularized_evolution", "renas_ga",
+                                                      "npenas_loop", "bananas_loop"}
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -960,3 +966,72 @@ def test_cli_search_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("nasrank: error: ") and message in err[0]
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.mirror
+def test_bananas_loop_ensemble_refits_in_lock_step(params: dict[str, Any], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """bananas_loop refits an ensemble of 3 per seed, every seed's members as one sweep
+    per round (member j of seed s trains with seed s + j * 1,000,000); each seed's report
+    is the same bytes run alone, and the result at 20 queries is the prefix of 30."""
+    calls = count_fits(monkeypatch)
+    p = copy.deepcopy(params)
+    p["search"]["algorithms"]["bananas_loop"] = {"init": 10, "per_iter": 10,
+                                                 "num_candidates": 40}
+    job = SearchJob("nb201-cifar10", "bananas_loop", (20, 30), (0, 1), "t", "gcn", "gcn",
+                    "mse")
+    together = run_job(job, p)
+    assert [len(c) for c in calls] == [6, 6]                # 2 rounds: 10 -> 20 -> 30
+    assert [c.rsplit("/", 1)[1] for c in calls[0]] == [
+        "s0", "s1000000", "s2000000", "s1", "s1000001", "s2000001"]
+    rep = read_report(together[0])
+    assert rep["search"] == "bananas_loop" and rep["info"]["iterations"] == 2
+    assert rep["options"]["ensemble"] == 3
+    check_queries(rep, labels(p, "nb201-cifar10", rep["target"]))
+    short = copy.deepcopy(p)
+    short["reports"]["search_dir"] = str(tmp_path / "short")
+    (alone,) = run_job(SearchJob("nb201-cifar10", "bananas_loop", (20,), (0, 1), "t", "gcn",
+                                 "gcn", "mse"), short, seeds=(1,))
+    assert read_report(alone)["queried"] == read_report(together[1])["queried"][:20]
+    calls.clear()
+    solo = copy.deepcopy(p)
+    solo["reports"]["search_dir"] = str(tmp_path / "solo")
+    (single,) = run_job(job, solo, seeds=(1,))
+    assert single.read_bytes() == together[1].read_bytes()
+    assert [len(c) for c in calls] == [3, 3]
+
+
+@pytest.mark.mirror
+def test_predictor_nas_by_predictor_jobs_and_table(params: dict[str, Any]) -> None:
+    """search.predictor_nas_by_predictor: one job per (table, loop, predictor), each on
+    its registered encoding, trees fitting the target; the table summarises every
+    budget with a 95 % interval and ranks the predictors per loop and budget."""
+    from nasrank.search.tables import predictor_nas_by_predictor_table
+
+    p = copy.deepcopy(params)
+    p["search"]["algorithms"].update(
+        npenas_loop={"init": 10, "per_iter": 10, "num_candidates": 40},
+        bananas_loop={"init": 10, "per_iter": 10, "num_candidates": 40, "ensemble": 2})
+    p["search"]["predictor_nas_by_predictor"] = {
+        "tables": ["nb201-cifar10"], "searches": ["npenas_loop", "bananas_loop"],
+        "predictors": ["rf", "mlp"], "loss": "hr", "encodings": {}, "budgets": [20, 30],
+        "seeds": [0, 1]}
+    jobs = search_jobs(p, "predictor_nas_by_predictor")
+    assert [j.key for j in jobs] == [
+        "nb201-cifar10/npenas_loop/adjacency_onehot-rf-regression",
+        "nb201-cifar10/npenas_loop/adjacency_onehot-mlp-hr",
+        "nb201-cifar10/bananas_loop/adjacency_onehot-rf-regression",
+        "nb201-cifar10/bananas_loop/adjacency_onehot-mlp-hr"]
+    for job in jobs:
+        run_job(job, p)
+    df = predictor_nas_by_predictor_table(p)
+    assert len(df) == 4 * 2 and set(df["n_seeds"]) == {2}
+    assert list(df.columns[:6]) == ["table", "search", "predictor", "encoding", "loss",
+                                    "target"]
+    assert (df["accuracy_ci95"] > 0).any() and df["accuracy_ci95"].notna().all()
+    for _, g in df.groupby(["search", "budget"]):
+        assert sorted(g["rank"]) in ([1, 2], [1, 1])
+    p["search"]["predictor_nas_by_predictor"]["encodings"] = {"gcn": "gcn"}
+    with pytest.raises(ConfigError, match=r"predictor_nas_by_predictor.encodings.gcn: 'gcn' "
+                                          "is not one of the section's predictors"):
+        check_params(p)

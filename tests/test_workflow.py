@@ -190,6 +190,7 @@ def test_snakemake_list_rules(repo: Path) -> None:
         "stats_nb101",
         "sweep",
         "search",
+        "predictor_search",
         "families",
         "table",
         "figure",

@@ -182,6 +182,9 @@ def loss_names(params: dict[str, Any]) -> Iterator[tuple[str, Any]]:
                       ("search.loss_search", params["search"]["loss_search"])):
         for i, name in enumerate(grid["losses"]):
             yield f"{key}.losses[{i}]", name
+    by_predictor = params["search"].get("predictor_nas_by_predictor")
+    if by_predictor:
+        yield "search.predictor_nas_by_predictor.loss", by_predictor["loss"]
 
 
 def predictor_names(params: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -197,6 +200,9 @@ def predictor_names(params: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         for grid in grids:
             if "predictor" in (params[section].get(grid) or {}):
                 yield f"{section}.{grid}.predictor", params[section][grid]["predictor"]
+    by_predictor = params["search"].get("predictor_nas_by_predictor") or {}
+    for i, name in enumerate(by_predictor.get("predictors", [])):
+        yield f"search.predictor_nas_by_predictor.predictors[{i}]", name
 
 
 def _registry(name: str) -> Any:
@@ -272,6 +278,8 @@ def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[st
               "experiments.loss_study.tables": exp["loss_study"]["tables"],
               "search.renas": [TableId.of(renas["bench"], renas["task"])],
               "search.loss_search.tables": search["loss_search"]["tables"],
+              "search.predictor_nas_by_predictor.tables":
+                  (search.get("predictor_nas_by_predictor") or {}).get("tables", []),
               "families.tables": list(params["families"]["tables"])}
     for key, names in tables.items():
         for name in names:
@@ -281,6 +289,12 @@ def check_params(params: dict[str, Any], source: str = "params.yaml") -> dict[st
         if name in losses:
             raise ConfigError(f"{source}: {LOSS_VARIANTS}.{name} is the name of a loss; a "
                               "variant needs a name of its own")
+    by_predictor = search.get("predictor_nas_by_predictor") or {}
+    for name in by_predictor.get("encodings") or {}:
+        if name not in by_predictor["predictors"]:
+            raise ConfigError(f"{source}: search.predictor_nas_by_predictor.encodings.{name}: "
+                              f"{name!r} is not one of the section's predictors "
+                              f"({', '.join(by_predictor['predictors'])})")
     if "loss_ablation" in exp:
         for name in exp["loss_ablation"]["tables"]:
             check_table(name, f"{source}: experiments.loss_ablation.tables")

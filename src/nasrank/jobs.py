@@ -247,6 +247,50 @@ def search_job(params: Params, job: SearchJob) -> Job:
                (Output(str(job.output_dir(p)), cache=False, directory=True),), tuple(keys))
 
 
+#: the search experiment whose jobs are rule ``predictor_search`` (one DVC ``foreach``
+#: stage): many jobs that differ only in table, loop and predictor
+PREDICTOR_SEARCH = "predictor_nas_by_predictor"
+
+
+def predictor_search_job(params: Params, job: SearchJob) -> Job:
+    """One job of ``search.predictor_nas_by_predictor`` (a loop with one predictor on one
+    table, over its seeds): what it reads exactly."""
+    p = _paths(params)
+    inputs = [str(p.processed(job.table))]
+    inputs += [_space(params)] if job.bench == "nb101" else []
+    assert job.encoding is not None and job.predictor is not None and job.loss is not None
+    inputs.append(str(p.features(job.bench, job.encoding)))
+    return _predictor_search(params, str(job.table), job.bench, job.search, job.encoding,
+                             job.predictor, job.loss, tuple(inputs))
+
+
+def _predictor_search(params: Params, table: str, bench: str, search: str, encoding: str,
+                      predictor: str, loss: str, inputs: tuple[str, ...]) -> Job:
+    key = f"{table}/{search}/{encoding}-{predictor}-{loss}"
+    p = _paths(params)
+    return Job("predictor_search", key, ("search", key), inputs,
+               (Output(str(p.search(key)), cache=False, directory=True),),
+               (f"search.algorithms.{search}", f"search.{PREDICTOR_SEARCH}", "train",
+                "losses", f"predictors.{predictor}"),
+               fields={"table": table, "bench": bench, "search": search,
+                       "encoding": encoding, "predictor": predictor, "loss": loss})
+
+
+def predictor_search_template(params: Params, table: str, bench: str, search: str,
+                              encoding: str, predictor: str, loss: str) -> Job:
+    """The DVC template of the ``predictor_search`` jobs (``predictor_search@<table>-
+    <loop>-<encoding>-<predictor>-<loss>``): the table, the benchmark's features
+    directory and (with NB101 in the grid) the enumerated spaces' directory, a superset
+    of what a job reads, so every job has the same form."""
+    p = _paths(params)
+    inputs = [f"{p.processed_dir}/{table}.parquet"]
+    if "nb101" in params["benchmarks"]:
+        inputs.append(str(p.space("nb101").parent))
+    inputs.append(f"{p.features_dir}/{bench}")
+    return _predictor_search(params, table, bench, search, encoding, predictor, loss,
+                             tuple(inputs))
+
+
 def families_job(params: Params, job: FamilyJob) -> Job:
     """One predictor of the family study on one table, over every seed (its inputs: the
     table and the features it reads)."""
@@ -340,7 +384,8 @@ def _all_jobs(params: Params) -> Iterator[Job]:
     if "nb101" in benches:
         yield check_job(p)
     yield from (_sweep(p, s) for s in sweep_jobs(p))
-    yield from (search_job(p, j) for j in search_jobs(p))
+    yield from (predictor_search_job(p, j) if j.experiment == PREDICTOR_SEARCH
+                else search_job(p, j) for j in search_jobs(p))
     yield from (families_job(p, j) for j in family_jobs(p))
     yield from (table_job(p, n) for n in ALL_TABLES)
     yield from (figure_job(p, n) for n in ALL_FIGURES)
@@ -354,6 +399,7 @@ TEMPLATES: dict[str, Callable[[Params, dict[str, str]], Job]] = {
     "encode": lambda p, f: encode_job(p, f["bench"], f["encoding"], f["specs"]),
     "sweep": lambda p, f: sweep_job(p, **f),
     "families": lambda p, f: families_template(p, **f),
+    "predictor_search": lambda p, f: predictor_search_template(p, **f),
 }
 
 
@@ -444,7 +490,7 @@ def check_losses(params: Params, source: str = "params.yaml") -> None:
     Raises:
         ConfigError: naming the grid, the table and the loss's key.
     """
-    from nasrank.config import loss_options_for
+    from nasrank.config import NO_LOSS, loss_options_for
     from nasrank.errors import ConfigError, NasrankError
     from nasrank.losses import get_loss
 
@@ -452,7 +498,7 @@ def check_losses(params: Params, source: str = "params.yaml") -> None:
     for sweep in sweep_jobs(dict(params)):
         uses.setdefault((sweep.table, sweep.loss), ("experiments", {}))
     for job in search_jobs(dict(params)):
-        if job.loss is not None:
+        if job.loss not in (None, NO_LOSS):
             uses.setdefault((job.table, job.loss), (f"search.{job.experiment}",
                                                      job.loss_options))
     for (table, loss), (grid, overrides) in uses.items():

@@ -16,6 +16,8 @@ data give the same bytes.
   loss x table at the largest train size (Precision@T at the first T, N@K at the first K
   of ``evaluation``).
 * ``search_best_so_far``: the loss study's search, best-so-far accuracy vs queries.
+* ``predictor_nas_by_predictor``: White et al.'s predictor-based NAS, best-so-far
+  accuracy vs queries per surrogate predictor, a panel per table and loop.
 * ``nb101_space_stats``: NAS-Bench-101 models and accuracy by input->output distance.
 
 Usage::
@@ -545,6 +547,72 @@ def search_best_so_far(params: Mapping[str, Any]) -> Any:
     return fig
 
 
+#: the predictors' markers in :func:`predictor_nas_by_predictor` (one per 20 colours)
+PREDICTOR_MARKERS = "osD^v<>pPX*h"
+
+
+def _by_predictor_jobs(params: Mapping[str, Any]) -> list[Any]:
+    from nasrank.search.jobs import search_jobs
+
+    return search_jobs(dict(params), "predictor_nas_by_predictor")
+
+
+def predictor_nas_by_predictor(params: Mapping[str, Any]) -> Any:
+    """White et al.'s predictor-based NAS: best true accuracy so far against the queries,
+    one panel per table (rows) and loop (columns), one curve per surrogate predictor
+    (mean over seeds; the 95 % intervals are in the table of the same name). Each
+    predictor keeps its colour and marker across panels; the y axis starts at the
+    lowest mean after the loop's random initial queries."""
+    from matplotlib import colormaps
+
+    from nasrank.search import get_search
+    from nasrank.search.results import load_results
+
+    cfg = params["search"]["predictor_nas_by_predictor"]
+    jobs = _by_predictor_jobs(params)
+    palette = [*colormaps["tab20"].colors, *colormaps["tab20b"].colors]
+    style = {p: {"color": palette[i % len(palette)],
+                 "marker": PREDICTOR_MARKERS[i % len(PREDICTOR_MARKERS)]}
+             for i, p in enumerate(cfg["predictors"])}
+    tables, searches = cfg["tables"], cfg["searches"]
+    fig = _figure(DOUBLE_COLUMN, 2.5 * len(tables) + 0.9)
+    axes = np.atleast_2d(fig.subplots(len(tables), len(searches), squeeze=False))
+    handles: dict[str, Any] = {}
+    budget = max(cfg["budgets"])
+    for r, table in enumerate(tables):
+        for c, search in enumerate(searches):
+            ax = axes[r][c]
+            options = params["search"]["algorithms"].get(search, {})
+            init = int(get_search(search, **options).options["init"])
+            floor, n_seeds, target = math.inf, [], ""
+            for job in (j for j in jobs if j.table == table and j.search == search):
+                reports = load_results(dict(params), [job])
+                length = min(len(rep["trajectory"]) for rep in reports)
+                traj = np.array([rep["trajectory"][:length] for rep in reports])
+                mean = traj.mean(axis=0)
+                x = np.arange(1, length + 1)
+                (line,) = ax.plot(x, mean, drawstyle="steps-post", lw=1.0,
+                                  markevery=list(range(init - 1, length, 20)), ms=3.5,
+                                  label=job.predictor, **style[job.predictor])
+                handles.setdefault(job.predictor, line)
+                floor = min(floor, float(mean[min(init, length) - 1]))
+                n_seeds.append(len(reports))
+                target = reports[0]["target"]
+            top = ax.get_ylim()[1]
+            if np.isfinite(floor) and floor < top:
+                ax.set_ylim(floor - 0.05 * (top - floor), top)
+            ax.set_xlim(1, budget)
+            ax.axvline(init, color="0.6", lw=0.5, ls=":")
+            ax.set_xlabel("queried architectures")
+            if c == 0:
+                ax.set_ylabel(f"best {target} so far (%)")
+            seeds = _seeds_note(pd.Series(n_seeds)).split(";")[0]
+            ax.set_title(f"{_table_label(table)}, {search}, {seeds}")
+            ax.grid(True)
+    _legend_below(fig, [handles[p] for p in cfg["predictors"] if p in handles], ncol=7)
+    return fig
+
+
 # --------------------------------------------------------------------------- NB101 space
 
 
@@ -617,6 +685,9 @@ FIGURES: dict[str, ReportFigure] = {
     "search_best_so_far": ReportFigure(
         search_best_so_far,
         lambda p: [job.output_dir(Paths.of(p)) for job in _search_jobs(p)]),
+    "predictor_nas_by_predictor": ReportFigure(
+        predictor_nas_by_predictor,
+        lambda p: [job.output_dir(Paths.of(p)) for job in _by_predictor_jobs(p)]),
     "nb101_space_stats": ReportFigure(nb101_space_stats, lambda p: [_stats_path(p)]),
 }
 

@@ -145,6 +145,14 @@ SECTIONS: tuple[Section, ...] = (
                "predictor per train size (paired over seeds)."),
             _t("predictor_families", "Mean and 95 % interval over seeds of every metric."),
             _t("predictor_families_time", "Measured fit, query and initialization times."),
+            _t("predictor_nas_by_predictor", "Predictor-based NAS with each model-based "
+               "predictor as the surrogate in NASLib's NPENAS and BANANAS loops (20 random "
+               "initial queries, 20 per fit, candidates by mutating the best 2; BANANAS: an "
+               "ensemble of 3 with Thompson sampling): best accuracy found per budget, mean "
+               "and 95 % interval over seeds, and each predictor's rank. NB101: among its "
+               "30,001 labelled cells."),
+            _f("predictor_nas_by_predictor", "Best-so-far accuracy vs queries per surrogate "
+               "predictor, a panel per table and loop (mean over seeds)."),
         ),
     ),
 )

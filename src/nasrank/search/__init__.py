@@ -17,6 +17,7 @@ Usage::
     get_search("renas_ga", generations=20).run(space, pool, rng, score=predict)   # 10 queries
     get_search("predictor_nas", init=10, per_iter=10).run(
         space, pool, rng, budget=100, fit_predict=fit_predict)
+    get_search("bananas_loop").run(space, pool, rng, budget=100, fit_predict=fit_predict)
 
 The candidates of every search are the pool's labelled architectures; the space only
 mutates, crosses over and identifies (``arch_id``) them. See
@@ -29,7 +30,14 @@ from __future__ import annotations
 from typing import Any
 
 from nasrank.errors import UnknownNameError
-from nasrank.search.algorithms import PredictorNAS, RandomSearch, RegularizedEvolution, RenasGA
+from nasrank.search.algorithms import (
+    BananasLoop,
+    NpenasLoop,
+    PredictorNAS,
+    RandomSearch,
+    RegularizedEvolution,
+    RenasGA,
+)
 from nasrank.search.base import FitPredict, Pool, Score, Search, SearchResult
 
 __all__ = [
@@ -44,7 +52,8 @@ __all__ = [
 
 #: name -> algorithm class (options and defaults: ``cls.options_spec``).
 SEARCHES: dict[str, type[Search]] = {
-    cls.name: cls for cls in (RandomSearch, RegularizedEvolution, RenasGA, PredictorNAS)
+    cls.name: cls for cls in (RandomSearch, RegularizedEvolution, RenasGA, PredictorNAS,
+                              NpenasLoop, BananasLoop)
 }
 
 

@@ -22,10 +22,11 @@ from nasrank.search.base import (
     check_scores,
     top_indices,
 )
-from nasrank.search.operators import crossover, draw_in_pool, random_member
+from nasrank.search.operators import crossover, draw_in_pool, mutant, random_member
 from nasrank.spaces.base import SearchSpace
 
-__all__ = ["PredictorNAS", "RandomSearch", "RegularizedEvolution", "RenasGA"]
+__all__ = ["BananasLoop", "MutationLoop", "NpenasLoop", "PredictorNAS", "RandomSearch",
+           "RegularizedEvolution", "RenasGA"]
 
 
 class RandomSearch(Search):
@@ -270,3 +271,151 @@ class PredictorNAS(Search):
                 oracle.query(int(candidates[j]))
                 queried[candidates[j]] = True
         return {"initial": n_init, "iterations": iterations}
+
+
+class MutationLoop(Search):
+    """Predictor-based NAS as NASLib runs it for White et al. (2021), Section 6.
+
+    NASLib's ``Bananas`` and ``Npenas`` optimizers (``naslib/optimizers/discrete``) with
+    a predictor of nasrank as the surrogate:
+
+    1. Query ``min(init, budget)`` distinct pool members drawn uniformly.
+    2. Until ``budget`` queries: fit ``ensemble`` predictors on every queried architecture
+       (``fit_predict(..., members=ensemble)``: each member its own seed, see
+       :mod:`nasrank.search.refits`); make candidates by mutating the
+       ``num_arches_to_mutate`` most accurate queried architectures:
+       ``num_candidates // num_arches_to_mutate // max_mutations`` draws per parent, each
+       ``max_mutations`` successive ``space.mutate`` steps (NASLib's acquisition
+       optimisation ``mutation``). A mutant outside the pool is mutated again, a random
+       walk of at most ``max_tries`` further steps that stops at the first pool member
+       (NB101: only 30,001 of its cells are labelled, and a labelled cell has 0-3
+       labelled cells among its one-step neighbours, so one step mostly leaves the pool;
+       on a fully labelled table the walk never starts). A draw that lands on an
+       architecture already queried or already a candidate is dropped (NASLib scores
+       duplicates again, which changes nothing but the cost). The candidates are
+       scored by the acquisition function and the ``min(per_iter, budget left)`` best
+       queried, best first (ties: draw order). When fewer distinct candidates than
+       that exist, the rest are pool members drawn uniformly among the unqueried
+       (``info["fallbacks"]``).
+
+    Acquisition (:attr:`acquisition`): ``exploit`` (NPENAS: the members' mean
+    prediction) or ``its`` (BANANAS: independent Thompson sampling, one draw of
+    ``Normal(mean, std)`` over the members per candidate, from the search's ``rng``).
+
+    The first ``b`` queries of a run are exactly what a run with budget ``b`` queries
+    (every random number is drawn in the same order; a smaller last batch is a prefix of
+    the larger), so one run serves every budget. Result: the best queried architecture.
+    ``info``: ``iterations`` (fits), ``candidates`` (distinct candidates per iteration),
+    ``fallbacks``, ``outside_pool`` (draws with no pool member after ``max_tries``).
+    """
+
+    acquisition: ClassVar[str]
+    default_budget = 100
+    options_spec: ClassVar[dict[str, tuple[str, Any]]] = {
+        "init": ("int", 20),
+        "per_iter": ("int", 20),
+        "num_candidates": ("int", 200),
+        "num_arches_to_mutate": ("int", 2),
+        "max_mutations": ("int", 1),
+        "ensemble": ("int", 1),
+        "max_tries": ("int", 100),
+    }
+    needs = "fit_predict"
+    needs_space = True
+
+    def _check_options(self) -> None:
+        o = self.options
+        if o["num_candidates"] < o["num_arches_to_mutate"] * o["max_mutations"]:
+            raise ConfigError(
+                f"search {self.name!r}: num_candidates {o['num_candidates']} gives no draw "
+                f"per parent ({o['num_arches_to_mutate']} parents x {o['max_mutations']} "
+                "mutations each)")
+
+    def _acquire(self, predictions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Acquisition values of the candidates from the members' ``(members, n)``
+        predictions."""
+        mean = predictions.mean(axis=0)
+        if self.acquisition == "exploit":
+            return mean
+        return rng.normal(mean, predictions.std(axis=0))
+
+    def _candidates(self, space: SearchSpace, pool: Pool, rng: np.random.Generator,
+                    oracle: Oracle) -> tuple[list[int], int]:
+        """Distinct unqueried pool members made by mutating the best queried, in draw
+        order, and the number of draws that found no pool member."""
+        assert pool.specs is not None
+        o = self.options
+        order = np.asarray(oracle.order, dtype=np.int64)
+        best_first = order[np.argsort(-pool.accuracy[order], kind="stable")]
+        parents = best_first[:o["num_arches_to_mutate"]]
+        draws = o["num_candidates"] // len(parents) // o["max_mutations"]
+        chosen: dict[int, None] = {}
+        outside = 0
+        for parent in parents:
+            for _ in range(draws):
+                spec = mutant(space, pool.specs[int(parent)], o["max_mutations"], rng)
+                child = pool.index.get(space.arch_id(spec))
+                for _ in range(o["max_tries"]):
+                    if child is not None:
+                        break
+                    spec = space.mutate(spec, rng)
+                    child = pool.index.get(space.arch_id(spec))
+                if child is None:
+                    outside += 1
+                elif child not in oracle.seen:
+                    chosen.setdefault(child)
+        return list(chosen), outside
+
+    def _run(self, space: SearchSpace | None, pool: Pool, rng: np.random.Generator,
+             oracle: Oracle, *, score: Score | None,
+             fit_predict: FitPredict | None) -> dict[str, Any]:
+        assert space is not None and fit_predict is not None
+        o = self.options
+        n_init = min(o["init"], oracle.budget)
+        for i in rng.choice(len(pool), size=n_init, replace=False):
+            oracle.query(int(i))
+        sizes: list[int] = []
+        fallbacks = outside = 0
+        while oracle.left > 0:
+            want = min(o["per_iter"], oracle.left)
+            candidates, missed = self._candidates(space, pool, rng, oracle)
+            outside += missed
+            sizes.append(len(candidates))
+            if candidates:
+                train = np.asarray(oracle.order, dtype=np.int64)
+                ids = np.asarray(candidates, dtype=np.int64)
+                got = fit_predict(pool.arch_ids[train], pool.accuracy[train].copy(),
+                                  pool.arch_ids[ids], n_labelled=len(train),
+                                  members=o["ensemble"])
+                got = np.asarray(got, dtype=np.float64).reshape(o["ensemble"], -1)
+                values = self._acquire(
+                    np.stack([check_scores(self.name, "fit_predict", row, len(ids))
+                              for row in got]), rng)
+                for j in top_indices(values, want):
+                    oracle.query(int(ids[j]))
+            for _ in range(want - min(want, len(candidates))):
+                fallbacks += 1
+                oracle.query(random_member(pool, rng, oracle.seen))
+        return {"initial": n_init, "iterations": len(sizes), "candidates": sizes,
+                "fallbacks": fallbacks, "outside_pool": outside}
+
+
+class NpenasLoop(MutationLoop):
+    """NPENAS in NASLib (Wei et al. 2020): one predictor, its prediction as the
+    acquisition. See :class:`MutationLoop`."""
+
+    name = "npenas_loop"
+    description = "NPENAS: mutate the best, query the predicted top (NASLib, White et al.)"
+    acquisition = "exploit"
+
+
+class BananasLoop(MutationLoop):
+    """BANANAS in NASLib (White et al. 2021a): an ensemble of 3 predictors, independent
+    Thompson sampling as the acquisition. See :class:`MutationLoop`."""
+
+    name = "bananas_loop"
+    description = ("BANANAS: mutate the best, Thompson-sample an ensemble's predictions "
+                   "(NASLib, White et al.)")
+    acquisition = "its"
+    options_spec: ClassVar[dict[str, tuple[str, Any]]] = {
+        **MutationLoop.options_spec, "ensemble": ("int", 3)}

@@ -35,7 +35,9 @@ class FitPredict(Protocol):
 
     Called as ``fit_predict(train_ids, train_acc, candidate_ids, n_labelled=n)`` with
     ``n == len(train_ids)``, the number of labelled samples so far (a piecewise-loss
-    schedule switches on it); returns one score per candidate, higher is better.
+    schedule switches on it); returns one score per candidate, higher is better. With
+    ``members=m > 1`` it fits an ensemble of ``m`` predictors (each its own seed) and
+    returns their ``(m, len(candidate_ids))`` predictions.
     """
 
     def __call__(
@@ -45,6 +47,7 @@ class FitPredict(Protocol):
         candidate_ids: np.ndarray,
         *,
         n_labelled: int,
+        members: int = 1,
     ) -> np.ndarray: ...
 
 

@@ -32,7 +32,7 @@ from nasrank.search.base import Pool
 from nasrank.spaces.base import SearchSpace
 from nasrank.spaces.nb101 import ModelSpec
 
-__all__ = ["crossover", "draw_in_pool", "random_member"]
+__all__ = ["crossover", "draw_in_pool", "mutant", "random_member"]
 
 
 def crossover(
@@ -89,6 +89,14 @@ def draw_in_pool(
         if i is not None and accept(i):
             return i
     return None
+
+
+def mutant(space: SearchSpace, spec: Hashable, steps: int, rng: np.random.Generator
+           ) -> Hashable:
+    """``spec`` after ``steps`` successive ``space.mutate`` calls."""
+    for _ in range(steps):
+        spec = space.mutate(spec, rng)
+    return spec
 
 
 def random_member(pool: Pool, rng: np.random.Generator, exclude: Collection[int]) -> int:

@@ -1,6 +1,7 @@
 """Refitting a search's predictors: every seed's refit as one sweep, seeds in lock step.
 
-``predictor_nas`` refits its predictor on every architecture queried so far. The seeds of
+``predictor_nas``, ``npenas_loop`` and ``bananas_loop`` refit their predictor (or an
+ensemble of them) on every architecture queried so far. The seeds of
 a job run side by side (:func:`lockstep`): each seed's search runs in a thread of its own,
 and its ``fit_predict`` waits until every seed still searching has asked for a refit; the
 main thread then fits all of them as one sweep (:class:`Refits`, through
@@ -27,8 +28,17 @@ from nasrank.errors import NasrankError
 from nasrank.search import FitPredict
 from nasrank.search.jobs import SearchJob
 
-__all__ = ["Refit", "Refits", "Request", "fit_predict_from", "lockstep", "name_error",
-           "run_config"]
+__all__ = ["MEMBER_SEED_STRIDE", "Refit", "Refits", "Request", "fit_predict_from", "lockstep",
+           "member_seed", "name_error", "run_config"]
+
+#: member ``j`` of an ensemble refit of seed ``s`` trains with seed ``s + j * stride``
+MEMBER_SEED_STRIDE = 1_000_000
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The training seed of ensemble member ``member`` of a search seed: member 0 is the
+    seed itself (a one-member refit is the plain refit), the others are far apart."""
+    return seed + member * MEMBER_SEED_STRIDE
 
 
 def run_config(job: SearchJob, params: dict[str, Any], train_size: int, seed: int) -> Any:
@@ -44,14 +54,16 @@ def run_config(job: SearchJob, params: dict[str, Any], train_size: int, seed: in
 
 @dataclass(frozen=True)
 class Refit:
-    """One ``fit_predict`` call of a seed's ``predictor_nas``: the labelled architectures
-    so far (ids and accuracies, in query order) and the candidates to score."""
+    """One ``fit_predict`` call of a seed's predictor search: the labelled architectures
+    so far (ids and accuracies, in query order), the candidates to score and the number
+    of ensemble members to fit."""
 
     seed: int
     train_ids: np.ndarray
     train_acc: np.ndarray
     candidate_ids: np.ndarray
     n_labelled: int
+    members: int = 1
 
 
 class Refits:
@@ -66,17 +78,24 @@ class Refits:
         return [self.row[k] for k in ids]
 
     def __call__(self, refits: Sequence[Refit]) -> list[np.ndarray]:
-        """Fit every refit's predictor (one :func:`nasrank.sweep.fit_predictors` call) and
-        return each one's predictions of its candidates. The loss sees ``train_size`` =
-        labelled samples, which a ``piecewise`` schedule with ``switch_samples``
-        switches on."""
+        """Fit every refit's predictors (one :func:`nasrank.sweep.fit_predictors` call for
+        all of them) and return each one's predictions of its candidates: ``(n,)``, or
+        ``(members, n)`` for an ensemble (member ``j`` trained with
+        :func:`member_seed`). The loss sees ``train_size`` = labelled samples, which a
+        ``piecewise`` schedule with ``switch_samples`` switches on."""
         from nasrank.sweep import fit_predictors
 
-        cfgs = [run_config(self.job, self.params, r.n_labelled, r.seed) for r in refits]
-        fitted = fit_predictors(cfgs, [self.x[self.rows(r.train_ids)] for r in refits],
-                                [r.train_acc for r in refits], self.layout)
-        return [f.predict(self.x[self.rows(r.candidate_ids)])
-                for f, r in zip(fitted, refits, strict=True)]
+        runs = [(r, j) for r in refits for j in range(r.members)]
+        cfgs = [run_config(self.job, self.params, r.n_labelled, member_seed(r.seed, j))
+                for r, j in runs]
+        fitted = iter(fit_predictors(cfgs, [self.x[self.rows(r.train_ids)] for r, _ in runs],
+                                     [r.train_acc for r, _ in runs], self.layout))
+        out = []
+        for r in refits:
+            x = self.x[self.rows(r.candidate_ids)]
+            preds = [next(fitted).predict(x) for _ in range(r.members)]
+            out.append(preds[0] if r.members == 1 else np.stack(preds))
+        return out
 
 
 def fit_predict_from(job: SearchJob, params: dict[str, Any], ids: np.ndarray, x: np.ndarray,
@@ -89,8 +108,9 @@ def fit_predict_from(job: SearchJob, params: dict[str, Any], ids: np.ndarray, x:
     refits = Refits(job, params, ids, x, layout)
 
     def fit_predict(train_ids: np.ndarray, train_acc: np.ndarray, candidate_ids: np.ndarray,
-                    *, n_labelled: int) -> np.ndarray:
-        return refits([Refit(seed, train_ids, train_acc, candidate_ids, n_labelled)])[0]
+                    *, n_labelled: int, members: int = 1) -> np.ndarray:
+        return refits([Refit(seed, train_ids, train_acc, candidate_ids, n_labelled,
+                             members)])[0]
 
     return fit_predict
 
@@ -98,8 +118,8 @@ def fit_predict_from(job: SearchJob, params: dict[str, Any], ids: np.ndarray, x:
 T = TypeVar("T")
 
 #: ``fit_predict``'s arguments as one request: (train_ids, train_acc, candidate_ids,
-#: n_labelled)
-Request = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+#: n_labelled, members)
+Request = tuple[np.ndarray, np.ndarray, np.ndarray, int, int]
 
 
 class _Aborted(BaseException):
@@ -121,11 +141,13 @@ class _Lockstep:
 
     def fit_predict(self, slot: int) -> FitPredict:
         def fit_predict(train_ids: np.ndarray, train_acc: np.ndarray,
-                        candidate_ids: np.ndarray, *, n_labelled: int) -> np.ndarray:
+                        candidate_ids: np.ndarray, *, n_labelled: int,
+                        members: int = 1) -> np.ndarray:
             with self.cond:
                 if self.aborted:
                     raise _Aborted
-                self.pending[slot] = (train_ids, train_acc, candidate_ids, n_labelled)
+                self.pending[slot] = (train_ids, train_acc, candidate_ids, n_labelled,
+                                      members)
                 self.cond.notify_all()
                 while slot not in self.answers and not self.aborted:
                     self.cond.wait()
@@ -190,7 +212,7 @@ def lockstep(tasks: Sequence[Callable[[FitPredict], T]],
     :class:`~nasrank.search.base.FitPredict` protocol) that hands its arguments to this
     rendezvous and waits. When every task still running waits, the calling (main) thread
     calls ``refit`` once with every waiting ``(task index, (train_ids, train_acc,
-    candidate_ids, n_labelled))``, in task order, and hands each task the scores
+    candidate_ids, n_labelled, members))``, in task order, and hands each task the scores
     ``refit`` returned for it. A task that finishes early simply leaves the rounds.
 
     Errors: a task's exception ends the lock step at the next round (the other tasks are

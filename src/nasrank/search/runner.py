@@ -9,15 +9,16 @@ Every seed writes ``reports/search/<job.key>/s<seed>.json``.
   architectures is drawn (``sample``: at random, or spread uniformly over the sorted
   parameter counts or FLOPs), the predictor is trained once on it, the GA runs with the
   predictor as fitness and the predicted top-``budget`` are queried.
-* ``predictor_nas``: the budgeted loop; the predictor is refitted on every architecture
-  queried so far (:func:`fit_predict_from`). The job runs once at its largest budget; the
+* ``predictor_nas``, ``npenas_loop``, ``bananas_loop``: budgeted loops; the predictor (an
+  ensemble of them for ``bananas_loop``) is refitted on every architecture queried so far
+  (:func:`fit_predict_from`). The job runs once at its largest budget; the
   result at a smaller budget ``b`` is that of the first ``b`` queries, which is exactly what
   a run with budget ``b`` queries (tested), so one run serves every budget.
 
 The seeds of a predictor search train together (:func:`nasrank.sweep.fit_predictors`:
 each run's result is bit-identical whichever runs share the call, so every report is the
 same bytes as a seed run alone; tested). ``renas_ga`` fits every seed's predictor in one
-sweep before the GAs run. ``predictor_nas`` runs its seeds in lock step
+sweep before the GAs run. The refitting searches run their seeds in lock step
 (:func:`lockstep`): each seed's search runs in a thread of its own, and its
 ``fit_predict`` waits until every seed still searching has asked for a refit; the main
 thread then fits all of them as one sweep, predicts each seed's candidates and lets the
@@ -60,7 +61,7 @@ from nasrank.io import write_json
 from nasrank.metrics import strict_metrics
 from nasrank.paths import Paths
 from nasrank.search import FitPredict, Pool, SearchResult, get_search
-from nasrank.search.jobs import PREDICTOR_SEARCHES, SearchJob
+from nasrank.search.jobs import PREDICTOR_SEARCHES, REFIT_SEARCHES, SearchJob
 from nasrank.search.pools import COSTS, SAMPLES, LabelledPool, load_pool, percentile_rank
 from nasrank.search.refits import Refit, Refits, Request, lockstep, name_error, run_config
 
@@ -122,9 +123,9 @@ def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | Non
         if b > len(pool):
             raise ConfigError(f"search {job.key}: budget {b} exceeds the {len(pool):,} "
                               f"labelled architectures of the pool ({lp.candidates})")
-    if job.search == "predictor_nas" and min(job.budgets) < algo.options["init"]:
+    if job.search in REFIT_SEARCHES and min(job.budgets) < algo.options["init"]:
         raise ConfigError(f"search {job.key}: budget {min(job.budgets)} is below "
-                          f"predictor_nas's init {algo.options['init']}")
+                          f"{job.search}'s init {algo.options['init']}")
     x = layout = None
     if job.search in PREDICTOR_SEARCHES:
         if job.encoding is None or job.predictor is None or job.loss is None:
@@ -158,7 +159,7 @@ def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | Non
     if job.search == "renas_ga":
         assert x is not None and layout is not None and job.train_size is not None
         together = _renas_ga_seeds(job, params, algo, lp, x, layout, cost, seeds)
-    elif job.search == "predictor_nas":
+    elif job.search in REFIT_SEARCHES:
         assert x is not None and layout is not None
         refits = Refits(job, params, pool.arch_ids, x, layout)
 

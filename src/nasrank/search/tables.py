@@ -1,4 +1,5 @@
-"""Tables of the search experiments: ReNAS Tables 3, 4 and 6 and the loss study's search.
+"""Tables of the search experiments: ReNAS Tables 3, 4 and 6, the loss study's search and
+White et al.'s predictor-based NAS per predictor.
 
 Each table summarises the per-seed reports of :mod:`nasrank.search.runner` (mean and
 sample standard deviation over seeds; the std of one seed is NaN, an empty cell).
@@ -91,6 +92,10 @@ def _labelled_jobs(params: dict[str, Any], name: str
         cfg = renas["subspace"]
         return [({"subspace": s, **_variant_labels(params, cfg["variant"])},
                  renas_job(params, cfg["variant"], subspace=s)) for s in cfg["subspaces"]]
+    if name == "predictor_nas_by_predictor":
+        return [({"table": j.table, "search": j.search, "predictor": j.predictor,
+                  "encoding": j.encoding, "loss": j.loss}, j)
+                for j in search_jobs(params, "predictor_nas_by_predictor")]
     return [({"table": j.table, "method": j.loss or j.search, "search": j.search}, j)
             for j in search_jobs(params, "loss_search")]
 
@@ -126,10 +131,33 @@ def loss_search_table(params: dict[str, Any]) -> pd.DataFrame:
                       ["table", "method", "search"])
 
 
+BY_PREDICTOR_KEYS = ["table", "search", "predictor", "encoding", "loss"]
+
+
+def predictor_nas_by_predictor_table(params: dict[str, Any]) -> pd.DataFrame:
+    """White et al.'s predictor-based NAS: per table, loop (NPENAS / BANANAS), surrogate
+    predictor and budget, the best accuracy found (mean, std and 95 % t-interval half
+    width over seeds) and the predictor's rank by mean accuracy among the table's
+    predictors in that loop at that budget (1 = best; ties share the lower rank)."""
+    from nasrank.metrics import mean_ci_half
+
+    rows = _rows(params, _labelled_jobs(params, "predictor_nas_by_predictor"))
+    out = _summarise(rows, BY_PREDICTOR_KEYS)
+    keys = [*BY_PREDICTOR_KEYS, "budget"]
+    half = {k: mean_ci_half(g["best_accuracy"].dropna())[1]
+            for k, g in rows.groupby(keys, sort=False)}
+    out.insert(out.columns.get_loc("accuracy_std") + 1, "accuracy_ci95",
+               [half[tuple(r)] for r in out[keys].itertuples(index=False)])
+    out["rank"] = (out.groupby(["table", "search", "budget"], sort=False)["accuracy_mean"]
+                   .rank(ascending=False, method="min").astype("Int64"))
+    return out
+
+
 #: table name -> builder
 SEARCH_TABLES: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {
     "renas_search": renas_search_table,
     "renas_sample_selection": renas_sample_selection_table,
     "renas_subspace": renas_subspace_table,
     "loss_search": loss_search_table,
+    "predictor_nas_by_predictor": predictor_nas_by_predictor_table,
 }
