@@ -254,7 +254,8 @@ PREDICTOR_SEARCH = "predictor_nas_by_predictor"
 
 def predictor_search_job(params: Params, job: SearchJob) -> Job:
     """One job of ``search.predictor_nas_by_predictor`` (a loop with one predictor on one
-    table, over its seeds): what it reads exactly."""
+    table, over its seeds): what it reads exactly. Its params are the whole ``losses``
+    and ``predictors`` sections (a superset: most predictors have no entry there)."""
     p = _paths(params)
     inputs = [str(p.processed(job.table))]
     inputs += [_space(params)] if job.bench == "nb101" else []
@@ -271,7 +272,7 @@ def _predictor_search(params: Params, table: str, bench: str, search: str, encod
     return Job("predictor_search", key, ("search", key), inputs,
                (Output(str(p.search(key)), cache=False, directory=True),),
                (f"search.algorithms.{search}", f"search.{PREDICTOR_SEARCH}", "train",
-                "losses", f"predictors.{predictor}"),
+                "losses", "predictors"),
                fields={"table": table, "bench": bench, "search": search,
                        "encoding": encoding, "predictor": predictor, "loss": loss})
 
