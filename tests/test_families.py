@@ -956,3 +956,33 @@ def test_gp_starts_from_the_median_distance() -> None:
     assert np.ptp(pred) > 0 and stats.kendalltau(y[200:], pred).statistic > 0.3
     with pytest.raises(ConfigError, match="'gp': option 'length_scale' must be a finite "):
         get_predictor("gp", (4,), length_scale="mean")
+
+
+@pytest.mark.mirror
+def test_seminas_pseudo_labels_the_pool_outside_train_and_test(
+        params: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SemiNAS in the family study gets, besides its n training cells, the pool's other
+    non-test cells as unlabelled data (never a test cell); NAO gets none."""
+    from nasrank.predictors.nao import NAOPredictor
+
+    td = TableData.load("nb201-cifar10", params["data"]["processed_dir"],
+                        params["data"]["features_dir"])
+    seen: list[tuple[str, int, int]] = []
+    real = NAOPredictor.fit
+
+    def fit(self: Any, x: Any, y: Any, unlabeled: Any = None) -> Any:
+        seen.append((self.name, len(x), 0 if unlabeled is None else len(unlabeled)))
+        return real(self, x, y, unlabeled)
+
+    monkeypatch.setattr(NAOPredictor, "fit", fit)
+    common = {"target": "val_acc_200", "test_size": 100, "require": SHARED,
+              "train_sizes": [5, 40], "params": params}
+    opts = {"pretrain_epochs": 2, "epochs": 1, "hidden": 8}
+    rows = {name: evaluate(td, name, 0, options=opts, **common)["rows"]
+            for name in ("nao", "seminas")}
+    pool = evaluate(td, "rf", 0, options=FAST["rf"], **common)["pool_size"]
+    assert seen == [("nao", 5, 0), ("nao", 40, 0),
+                    ("seminas", 5, pool - 100 - 5), ("seminas", 40, pool - 100 - 40)]
+    for name, got in rows.items():
+        assert [r["train_size"] for r in got] == [5, 40], name
+        assert all(np.isfinite(r["kendall_tau"]) for r in got), name

@@ -20,8 +20,9 @@ from nasrank.predictors import (
 ENCODINGS = [(b, n) for b in ("nb101", "nb201") for n in available(b)]
 TORCH = [n for n, s in PREDICTORS.items() if s.kind == "torch"]
 TREES = [n for n, s in PREDICTORS.items() if s.kind == "tree"]
-#: tree-kind predictors that take any encoding (bonas needs the gcn layout)
-FLAT_TREES = [n for n in TREES if n != "bonas"]
+#: tree-kind predictors that need the gcn layout (the others take any encoding)
+GCN_TREES = ("bonas", "nao", "seminas")
+FLAT_TREES = [n for n in TREES if n not in GCN_TREES]
 TORCH_PAIRS = [
     (p, b, n)
     for p in TORCH
@@ -38,11 +39,13 @@ TINY_TREE = {"rf": {"n_estimators": 5}, "xgb": {"n_estimators": 5}, "gp": {},
              "dngo": {"epochs": 2}, "bananas": {"epochs": 2, "layers": 2, "lower_bound": -1.0},
              "bonas": {"epochs": 2, "hidden": 8}, "sparse_gp": {"steps": 5},
              "bohamiann": {"steps": 20, "burn_in": 10, "keep_every": 5},
-             "var_sparse_gp": {"steps": 5}}
+             "var_sparse_gp": {"steps": 5}, "nao": {"pretrain_epochs": 2, "hidden": 8},
+             "seminas": {"pretrain_epochs": 2, "epochs": 1, "hidden": 8}}
 TREE_PACKAGE = {"rf": "sklearn", "xgb": "xgboost", "gp": "sklearn", "lightgbm": "lightgbm",
                 "blr": "sklearn", "ngboost": "ngboost", "dngo": "sklearn",
                 "bananas": "torch", "bonas": "sklearn", "bohamiann": "torch",
-                "sparse_gp": "gpytorch", "var_sparse_gp": "gpytorch"}
+                "sparse_gp": "gpytorch", "var_sparse_gp": "gpytorch", "nao": "torch",
+                "seminas": "torch"}
 
 
 def random_gcn_input(
@@ -74,7 +77,7 @@ def make_input(name: str, enc, batch: int = 5, seed: int = 0) -> torch.Tensor:
 def test_registry_kinds():
     assert set(PREDICTORS) == {"lenet", "mlp", "gcn", "rf", "xgb", "gp", "lightgbm", "blr",
                                "ngboost", "dngo", "bananas", "bonas", "bohamiann",
-                               "sparse_gp", "var_sparse_gp"}
+                               "sparse_gp", "var_sparse_gp", "nao", "seminas"}
     for name, spec in PREDICTORS.items():
         assert spec.uses_loss == (spec.kind == "torch"), name
 
@@ -85,7 +88,8 @@ def test_compatibility(bench, enc_name):
     assert compatible("lenet", enc.shape, enc.layout) == (enc_name in {"renas_tensor",
                                                                         "type_matrix"})
     assert compatible("gcn", enc.shape, enc.layout) == (enc_name == "gcn")
-    assert compatible("bonas", enc.shape, enc.layout) == (enc_name == "gcn")
+    for name in GCN_TREES:
+        assert compatible(name, enc.shape, enc.layout) == (enc_name == "gcn")
     for name in ("mlp", *FLAT_TREES):
         assert compatible(name, enc.shape, enc.layout)
 
@@ -286,7 +290,8 @@ def test_tree_on_encoding_shapes(name, bench, enc_name):
     x = rng.random((30, *enc.shape), dtype=np.float32)
     y = rng.random(30)
     model = get_predictor(name, enc.shape, enc.layout, **TINY_TREE[name])
-    assert model.fit(x, y).predict(x[:7]).shape == (7,)
+    extra = {"unlabeled": x[:10]} if PREDICTORS[name].unlabeled else {}
+    assert model.fit(x, y, **extra).predict(x[:7]).shape == (7,)
     with pytest.raises(ValueError, match="expected inputs"):
         model.predict(x[:, :1])
 
@@ -294,7 +299,8 @@ def test_tree_on_encoding_shapes(name, bench, enc_name):
 def test_errors():
     with pytest.raises(UnknownNameError,
                        match="available: bananas, blr, bohamiann, bonas, dngo, gcn, gp, "
-                             "lenet, lightgbm, mlp, ngboost, rf, sparse_gp, var_sparse_gp, xgb"):
+                             "lenet, lightgbm, mlp, nao, ngboost, rf, seminas, sparse_gp, "
+                             "var_sparse_gp, xgb"):
         get_predictor("resnet", (36,))
     with pytest.raises(ConfigError, match=r"predictor 'mlp': unknown option 'hiden'"):
         get_predictor("mlp", (36,), hiden=[3])

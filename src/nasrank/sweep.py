@@ -58,7 +58,7 @@ import numpy as np
 import pyarrow as pa
 
 from nasrank import __version__, numerics
-from nasrank.errors import NasrankError
+from nasrank.errors import ConfigError, NasrankError
 from nasrank.paths import Paths
 
 log = logging.getLogger("nasrank.sweep")
@@ -501,12 +501,14 @@ def _epoch_masks(gens: list[Any], step_sites: list[list[tuple[tuple[int, ...], f
 
 
 def fit_predictors(cfgs: Sequence[Any], xs: Sequence[np.ndarray], ys: Sequence[np.ndarray],
-                   layout: dict[str, list[int]] | None, *, progress: bool = False
-                   ) -> list[Any]:
+                   layout: dict[str, list[int]] | None, *, progress: bool = False,
+                   unlabeled: Sequence[np.ndarray | None] | None = None) -> list[Any]:
     """Fit each run's predictor on its raw features and labels, the torch ones as one sweep.
 
     Feature and label scaling use each run's own training samples only. Tree predictors
-    are fitted one after the other.
+    are fitted one after the other. ``unlabeled``: per run, raw features of architectures
+    without labels, for the predictors that read them (``spec.unlabeled``: SemiNAS),
+    scaled as the run's inputs; such a predictor without them is an error naming it.
 
     Returns:
         One :class:`nasrank.train.FittedPredictor` per run, in order, each with
@@ -537,11 +539,21 @@ def fit_predictors(cfgs: Sequence[Any], xs: Sequence[np.ndarray], ys: Sequence[n
     ys_s = [sc.y(y) for sc, y in zip(scalings, ys, strict=True)]
     if specs[0].kind != "torch":
         out = []
-        for cfg, sc, x, y in zip(cfgs, scalings, xs_s, ys_s, strict=True):
+        extra = list(unlabeled) if unlabeled is not None else [None] * len(cfgs)
+        for cfg, sc, x, y, u, spec in zip(cfgs, scalings, xs_s, ys_s, extra, specs,
+                                          strict=True):
             t0 = time.perf_counter()
             model = get_predictor(cfg.predictor, x.shape[1:], layout or None,
                                   seed=cfg.seed, **cfg.predictor_options)
-            model.fit(x, y)
+            if spec.unlabeled:
+                if u is None or len(u) == 0:
+                    raise ConfigError(
+                        f"run {cfg.run_id}: predictor {cfg.predictor!r} trains on unlabeled "
+                        "architectures too, which nasrank passes in the family study and the "
+                        "predictor searches only")
+                model.fit(x, y, unlabeled=sc.x(u).astype(np.float32))
+            else:
+                model.fit(x, y)
             fit_s = time.perf_counter() - t0
             out.append(FittedPredictor(cfg, model, sc, "tree", "cpu", [],
                                        {"fit_time_s": fit_s, "sweep_fit_time_s": fit_s,

@@ -348,15 +348,17 @@ def check_loss(cfg: RunConfig) -> Any:
 
 
 def fit_predictor(cfg: RunConfig, x: np.ndarray, y: np.ndarray,
-                  layout: dict[str, list[int]]) -> FittedPredictor:
+                  layout: dict[str, list[int]],
+                  unlabeled: np.ndarray | None = None) -> FittedPredictor:
     """Fit ``cfg``'s predictor and loss on raw features ``x`` and labels ``y``: a sweep of
-    one (:func:`nasrank.sweep.fit_predictors`).
+    one (:func:`nasrank.sweep.fit_predictors`; ``unlabeled``: raw features of unlabelled
+    architectures, for SemiNAS).
 
     Feature and label scaling use these training samples only.
     """
     from nasrank.sweep import fit_predictors
 
-    return fit_predictors([cfg], [x], [y], layout)[0]
+    return fit_predictors([cfg], [x], [y], layout, unlabeled=[unlabeled])[0]
 
 
 def load_run_inputs(cfg: RunConfig, params: dict[str, Any],

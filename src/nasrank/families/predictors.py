@@ -110,6 +110,12 @@ class FamilyPredictor:
     def fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> None:
         """Train on ``batch`` with labels ``y`` (no-op unless ``trains``)."""
 
+    @property
+    def wants_unlabeled(self) -> bool:
+        """Whether :meth:`fit` also takes ``unlabeled=`` (an :class:`ArchBatch` of pool
+        architectures outside the training and test sets: SemiNAS)."""
+        return False
+
     def sweep_fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> SweepFit | None:
         """What :meth:`fit` would train, as one run of a sweep; ``None`` unless it
         trains a torch network (then the caller calls :meth:`fit`)."""
@@ -517,11 +523,11 @@ class _Trainer:
         return SweepFit(cfg, x, np.asarray(y, dtype=np.float64), layout)
 
     def fit(self, context: Context, encoding: str, x: np.ndarray, y: np.ndarray,
-            layout: dict, seed: int) -> None:
+            layout: dict, seed: int, unlabeled: np.ndarray | None = None) -> None:
         from nasrank.train import fit_predictor
 
         run = self.request(context, encoding, x, y, layout, seed)
-        self.fitted = fit_predictor(run.cfg, run.x, run.y, run.layout)
+        self.fitted = fit_predictor(run.cfg, run.x, run.y, run.layout, unlabeled)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.fitted is None:
@@ -617,21 +623,30 @@ class ModelBasedPredictor(FamilyPredictor):
             taus.append(tau if np.isfinite(tau) else -1.0)
         return float(np.mean(taus))
 
-    def fit(self, batch: ArchBatch, y: np.ndarray, seed: int) -> None:
+    @property
+    def wants_unlabeled(self) -> bool:
+        from nasrank.predictors import predictor_spec
+
+        return predictor_spec(self.name).unlabeled
+
+    def fit(self, batch: ArchBatch, y: np.ndarray, seed: int,
+            unlabeled: ArchBatch | None = None) -> None:
         from nasrank.families.tuning import naslib_budget_s, random_search
 
         assert self.context is not None and batch.x is not None
         self.tuned = None
+        extra = None if unlabeled is None else unlabeled.x
         if not self._tunes(len(y)):
             self.trainer = self.base_trainer
-            self.trainer.fit(self.context, self.encoding, batch.x, y, batch.layout, seed)
+            self.trainer.fit(self.context, self.encoding, batch.x, y, batch.layout, seed,
+                             extra)
             return
         budget = self.tune_budget_s or naslib_budget_s(len(y))
         self.tuned = random_search(
             lambda c: self._cv_tau(c, batch.x, y, batch.layout, seed), self.name, seed,
             self.tune_trials, budget)
         self.trainer = self._configured(self.tuned["options"])
-        self.trainer.fit(self.context, self.encoding, batch.x, y, batch.layout, seed)
+        self.trainer.fit(self.context, self.encoding, batch.x, y, batch.layout, seed, extra)
 
     def fit_details(self) -> dict[str, Any]:
         if self.tuned is None:

@@ -395,7 +395,11 @@ def _rows(table: TableData, t: _SeedRun, metric_options: Mapping[str, Any],
             else:
                 train = batch.take(idx)
                 t0 = time.perf_counter()
-                pred.fit(train, y_all[idx], t.seed)
+                if pred.wants_unlabeled:   # SemiNAS: the pool outside train and test sets
+                    pred.fit(train, y_all[idx], t.seed,
+                             unlabeled=batch.take(split.train[n:]))
+                else:
+                    pred.fit(train, y_all[idx], t.seed)
                 fit_s = time.perf_counter() - t0
             lt = label_times[idx]
             known = int(np.isfinite(lt).sum())

@@ -25,7 +25,8 @@ Two kinds (``spec.kind`` and the instance's ``kind``):
   global torch RNG (deterministic under ``torch.manual_seed``), or ``seed`` when given
   (the global RNG is then left untouched).
 * ``tree`` (``rf``, ``xgb``, ``gp``, ``lightgbm``, ``blr``, ``ngboost``, ``dngo``,
-  ``bananas``, ``bonas``, ``bohamiann``, ``sparse_gp``, ``var_sparse_gp``): ``fit(X, y)`` /
+  ``bananas``, ``bonas``, ``bohamiann``, ``sparse_gp``, ``var_sparse_gp``, ``nao``,
+  ``seminas``): ``fit(X, y)`` /
   ``predict(X)`` on the regression target; ``uses_loss = False``; tensor encodings are
   flattened; ``seed`` seeds them and ``n_jobs`` (default 1, where the model has threads)
   keeps them single-threaded and reproducible. ``gp`` and ``lightgbm`` (White et al.
@@ -35,11 +36,14 @@ Two kinds (``spec.kind`` and the instance's ``kind``):
   (:mod:`nasrank.predictors.bayesian`) need scikit-learn and ``ngboost``, the last four
   train (or sample) small torch networks inside ``fit``;
   ``sparse_gp`` and ``var_sparse_gp`` (:mod:`nasrank.predictors.sparse_gp`) need
-  ``gpytorch``.
+  ``gpytorch``; ``nao`` and ``seminas`` (:mod:`nasrank.predictors.nao`) train an LSTM
+  encoder-decoder, and ``seminas`` (``spec.unlabeled``) also takes unlabelled
+  architectures: ``fit(X, y, unlabeled=U)``.
 
 Which encodings fit (:func:`check_input`): ``lenet`` needs a 3-D ``(C, H, W)`` tensor
 (``renas_tensor``, ``type_matrix``); ``gcn`` needs a packed ``(V, V + T + 1)`` encoding
-with a layout naming ``adjacency``, ``ops`` and ``mask`` (``gcn``), and so does ``bonas``;
+with a layout naming ``adjacency``, ``ops`` and ``mask`` (``gcn``), and so do ``bonas``,
+``nao`` and ``seminas``;
 ``mlp`` and every other ``tree`` predictor take any encoding.
 """
 
@@ -360,6 +364,51 @@ register_predictor(
     description="variational sparse GP (SVGP, Hensman et al. 2015): GPyTorch "
     "VariationalStrategy, 10 learned inducing points, ELBO, posterior mean",
 )(_sparse_gp_builder("var_sparse_gp", "VarSparseGPPredictor"))
+
+
+def _nao_builder(name: str, semi: bool) -> Any:
+    def build(shape, layout, *, seed=0, hidden=64, mlp_hidden=16, dropout=0.1,
+              pretrain_epochs=50, epochs=50, batch_size=100, learning_rate=0.001,
+              weight_decay=1e-4, trade_off=0.8, grad_bound=5.0, unlabeled_factor=1,
+              up_sample_ratio=10):
+        from nasrank.predictors.nao import NAOPredictor
+
+        what = opt.subject("predictor", name)
+        opt.integer(what, "seed", seed)
+        for key, value in (("hidden", hidden), ("mlp_hidden", mlp_hidden),
+                           ("pretrain_epochs", pretrain_epochs), ("epochs", epochs),
+                           ("batch_size", batch_size), ("unlabeled_factor", unlabeled_factor),
+                           ("up_sample_ratio", up_sample_ratio)):
+            opt.integer(what, key, value, min_value=1)
+        opt.number(what, "learning_rate", learning_rate, min_value=0, strict_min=True)
+        opt.number(what, "weight_decay", weight_decay, min_value=0)
+        opt.number(what, "grad_bound", grad_bound, min_value=0, strict_min=True)
+        opt.number(what, "trade_off", trade_off, min_value=0, max_value=1)
+        return NAOPredictor(shape, layout, seed=seed, semi=semi, hidden=hidden,
+                            mlp_hidden=mlp_hidden, dropout=_dropout(what, dropout),
+                            pretrain_epochs=pretrain_epochs, epochs=epochs,
+                            batch_size=batch_size, learning_rate=learning_rate,
+                            weight_decay=weight_decay, trade_off=trade_off,
+                            grad_bound=grad_bound, unlabeled_factor=unlabeled_factor,
+                            up_sample_ratio=up_sample_ratio)
+
+    return build
+
+
+register_predictor(
+    "nao", kind="tree", encoding="gcn", check=_check_gcn, standardize=False,
+    fits="the packed gcn encoding (V, V+T+1) with its adjacency/ops/mask layout: gcn",
+    description="NAO (Luo et al. 2018): LSTM encoder-predictor-decoder on the cell as a "
+    "token sequence, MSE + reconstruction (NASLib's SemiNASPredictor, semi=False)",
+)(_nao_builder("nao", semi=False))
+
+register_predictor(
+    "seminas", kind="tree", encoding="gcn", check=_check_gcn, standardize=False,
+    unlabeled=True,
+    fits="the packed gcn encoding (V, V+T+1) with its adjacency/ops/mask layout: gcn",
+    description="SemiNAS (Luo et al. 2020): NAO pre-trained, then trained again on the "
+    "labelled cells (x10) and as many unlabelled ones pseudo-labelled by itself",
+)(_nao_builder("seminas", semi=True))
 
 
 def check_input(

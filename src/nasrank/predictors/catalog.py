@@ -91,6 +91,8 @@ class PredictorSpec:
         encoding: its encoding in the family grid unless ``options`` say otherwise.
         label: its printed name.
         module: the module that registered it (a plugin's, for code dependencies).
+        unlabeled: a ``tree`` predictor whose ``fit(X, y, unlabeled=U)`` also reads
+            unlabelled architectures (SemiNAS); the callers that have them pass them.
     """
 
     name: str
@@ -105,6 +107,7 @@ class PredictorSpec:
     encoding: str = "adjacency_onehot"
     label: str = ""
     module: str = ""
+    unlabeled: bool = False
 
 
 #: name -> :class:`PredictorSpec`, in the order of registration
@@ -152,7 +155,7 @@ def register_predictor(
     name: str, *, kind: str, fits: str = ANY_ENCODING, encoding: str = "adjacency_onehot",
     check: Callable[..., str | None] | None = None, standardize: bool = True,
     defaults: Mapping[str, Any] | None = None, description: str | None = None,
-    label: str | None = None,
+    label: str | None = None, unlabeled: bool = False,
 ) -> Callable[[B], B]:
     """Decorator: register ``build(input_shape, layout, **options)`` as predictor ``name``.
 
@@ -168,6 +171,7 @@ def register_predictor(
         description: one line for reports (default: the first paragraph of ``build``'s
             docstring).
         label: its printed name (default: ``name``).
+        unlabeled: ``fit`` also takes ``unlabeled=`` encodings (``tree`` only).
 
     Returns:
         The decorator; it returns ``build`` unchanged.
@@ -182,6 +186,9 @@ def register_predictor(
     if kind not in KINDS:
         raise PredictorRegistrationError(
             f"predictor {name!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if unlabeled and kind != "tree":
+        raise PredictorRegistrationError(
+            f"predictor {name!r}: only a tree predictor takes unlabeled architectures")
 
     def decorate(build: B) -> B:
         where = f"{getattr(build, '__module__', '?')}.{getattr(build, '__qualname__', build)}"
@@ -212,7 +219,7 @@ def register_predictor(
             defaults=opts, fits=fits, build=built, check=check or _no_check,
             standardize=standardize, encoding=encoding,
             label=name if label is None else label,
-            module=getattr(build, "__module__", "") or "")
+            module=getattr(build, "__module__", "") or "", unlabeled=unlabeled)
         return build
 
     return decorate

@@ -71,8 +71,20 @@ class Refits:
 
     def __init__(self, job: SearchJob, params: dict[str, Any], ids: np.ndarray, x: np.ndarray,
                  layout: dict[str, list[int]]) -> None:
+        from nasrank.predictors import predictor_spec
+
         self.job, self.params, self.x, self.layout = job, params, x, layout
         self.row = {k: i for i, k in enumerate(ids)}
+        self.unlabeled = job.predictor is not None and predictor_spec(job.predictor).unlabeled
+
+    def unqueried(self, train_ids: np.ndarray) -> np.ndarray | None:
+        """Features of the pool's architectures outside ``train_ids`` (SemiNAS's
+        unlabelled data; ``None`` for the other predictors)."""
+        if not self.unlabeled:
+            return None
+        keep = np.ones(len(self.x), dtype=bool)
+        keep[self.rows(train_ids)] = False
+        return self.x[keep]
 
     def rows(self, ids: np.ndarray) -> list[int]:
         return [self.row[k] for k in ids]
@@ -81,7 +93,8 @@ class Refits:
         """Fit every refit's predictors (one :func:`nasrank.sweep.fit_predictors` call for
         all of them) and return each one's predictions of its candidates: ``(n,)``, or
         ``(members, n)`` for an ensemble (member ``j`` trained with
-        :func:`member_seed`). The loss sees ``train_size`` = labelled samples, which a
+        :func:`member_seed`). SemiNAS's unlabelled architectures are the unqueried
+        pool. The loss sees ``train_size`` = labelled samples, which a
         ``piecewise`` schedule with ``switch_samples`` switches on."""
         from nasrank.sweep import fit_predictors
 
@@ -89,7 +102,8 @@ class Refits:
         cfgs = [run_config(self.job, self.params, r.n_labelled, member_seed(r.seed, j))
                 for r, j in runs]
         fitted = iter(fit_predictors(cfgs, [self.x[self.rows(r.train_ids)] for r, _ in runs],
-                                     [r.train_acc for r, _ in runs], self.layout))
+                                     [r.train_acc for r, _ in runs], self.layout,
+                                     unlabeled=[self.unqueried(r.train_ids) for r, _ in runs]))
         out = []
         for r in refits:
             x = self.x[self.rows(r.candidate_ids)]
