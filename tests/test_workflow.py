@@ -147,6 +147,10 @@ def shrink_training(params: dict[str, Any]) -> dict[str, Any]:
                                  budgets=[20, 30], seeds=[0],
                                  loss_options={"piecewise": {"switch_epoch": None,
                                                              "switch_samples": 20}})
+    for loop in ("npenas_loop", "bananas_loop"):
+        search["algorithms"][loop].update(init=10, per_iter=10, num_candidates=40)
+    search["predictor_nas_by_predictor"].update(
+        tables=["nbmacro"], predictors=["xgb", "gcn"], budgets=[20, 30], seeds=[0])
     families = small["families"]
     families["seeds"] = [0]
     for t in families["tables"].values():
