@@ -192,6 +192,7 @@ MISSING = {
     "loss_heatmap_n_at_k": "nasrank evaluate nb101 gcn gcn mse",
     "loss_piecewise_switch": "nasrank evaluate nb201-cifar10 gcn gcn piecewise",
     "search_best_so_far": "nasrank search nb201-cifar10/predictor_nas/gcn-gcn-mse",
+    "predictor_nas_by_predictor": "nasrank search nb201-cifar10/npenas_loop/gcn-gcn-mse",
     "nb101_space_stats": "nasrank stats nb101",
 }
 

@@ -359,7 +359,9 @@ def test_end_to_end(repo: Path, tmp_path: Path, mirror: Path) -> None:
         "check_nb101_params": 1,
         "encode": len(features),
         "sweep": len(sweep_jobs(params)),
-        "search": len(search_jobs(params)),
+        "search": len([j for j in search_jobs(params)
+                       if j.experiment != "predictor_nas_by_predictor"]),
+        "predictor_search": len(search_jobs(params, "predictor_nas_by_predictor")),
         "families": len(family_jobs(params)),
         "table": len(ALL_TABLES),
         "figure": len(ALL_FIGURES),
