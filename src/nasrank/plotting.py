@@ -21,7 +21,7 @@ from typing import Any
 
 from nasrank.io import atomic_path
 
-__all__ = ["FORMATS", "PNG_DPI", "STYLE", "save_figure", "style"]
+__all__ = ["FORMATS", "MARKERS", "PNG_DPI", "STYLE", "curve_style", "save_figure", "style"]
 
 PNG_DPI = 300
 
@@ -38,6 +38,19 @@ FORMATS: dict[str, dict[str, Any]] = {
     "png": {"dpi": PNG_DPI, "metadata": {"Software": None}},
     "pdf": {"metadata": {"CreationDate": None}},
 }
+
+
+#: markers of :func:`curve_style`, one per curve in turn
+MARKERS = "osD^v<>pPX*h"
+
+
+def curve_style(i: int) -> dict[str, Any]:
+    """The ``i``-th of many curves in one panel (a predictor each): its own colour
+    (tab20, then tab20b) and a marker."""
+    from matplotlib import colormaps
+
+    palette = [*colormaps["tab20"].colors, *colormaps["tab20b"].colors]
+    return {"color": palette[i % len(palette)], "marker": MARKERS[i % len(MARKERS)]}
 
 
 @contextlib.contextmanager

@@ -37,12 +37,12 @@ from nasrank.errors import ConfigError
 from nasrank.families.jobs import load_family_results
 from nasrank.families.predictors import COMBINED, LEARNING_CURVE, MODEL_BASED, ZERO_COST
 from nasrank.families.tables import _records, summarise, zero_cost_summary
+from nasrank.plotting import curve_style
 
 __all__ = ["FAMILY_FIGURES", "write_figure"]
 
 FAMILY_COLOURS = {ZERO_COST: "tab:green", LEARNING_CURVE: "tab:orange",
                   MODEL_BASED: "tab:blue", COMBINED: "tab:red"}
-MARKERS = "osD^v<>pPX*h"
 
 
 def _pyplot() -> Any:
@@ -100,10 +100,8 @@ FAMILY_STYLES = {MODEL_BASED: "-", COMBINED: "--", LEARNING_CURVE: "-.", ZERO_CO
 def _curve_style(i: int, family: str) -> dict[str, Any]:
     """The ``i``-th trained predictor of a panel: its own colour (tab20, then tab20b), a
     marker, and its family's line style (thicker for OMNI)."""
-    plt = _pyplot()
-    palette = [*plt.get_cmap("tab20").colors, *plt.get_cmap("tab20b").colors]
-    return {"color": palette[i % len(palette)], "marker": MARKERS[i % len(MARKERS)],
-            "ls": FAMILY_STYLES[family], "lw": 2.0 if family == COMBINED else 1.2}
+    return {**curve_style(i), "ls": FAMILY_STYLES[family],
+            "lw": 2.0 if family == COMBINED else 1.2}
 
 
 def _room_below(fig: Any, n: int) -> None:

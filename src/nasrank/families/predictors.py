@@ -486,7 +486,7 @@ class _Trainer:
 
         spec = predictor_spec(predictor)
         self.predictor = predictor
-        self.loss = loss or ("mse" if spec.uses_loss else "regression")
+        self.loss = spec.loss_for(loss or "mse")
         self.trainer = {k: v for k, v in trainer.items() if v is not None}
         own = {k: v for k, v in spec.defaults.items() if k != "seed"}  # the split's seed
         opt.resolve(opt.subject("predictor", predictor), own, options)

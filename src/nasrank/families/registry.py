@@ -79,7 +79,7 @@ def _model_based(name: str) -> FamilySpec:
         description=f"{spec.description} on an encoding (default {default_encoding(name)})",
         needs=f"the target and an encoding's features ({spec.fits})",
         defaults={"encoding": default_encoding(name),
-                  "loss": "mse" if spec.uses_loss else "regression",
+                  "loss": spec.loss_for("mse"),
                   **dict.fromkeys(TRAINER_KEYS), **tuning},
         trains=True,
         build=lambda **o: ModelBasedPredictor(name, **o),

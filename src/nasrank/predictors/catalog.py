@@ -109,6 +109,13 @@ class PredictorSpec:
     module: str = ""
     unlabeled: bool = False
 
+    def loss_for(self, loss: str) -> str:
+        """The loss this predictor trains with when a grid asks for ``loss``: ``loss``
+        for a torch network, ``regression`` (no loss: a tree fits the target) else."""
+        from nasrank.config import NO_LOSS
+
+        return loss if self.uses_loss else NO_LOSS
+
 
 #: name -> :class:`PredictorSpec`, in the order of registration
 PREDICTORS: dict[str, PredictorSpec] = {}

@@ -44,7 +44,7 @@ from nasrank.errors import ConfigError, NasrankError, UnknownNameError
 from nasrank.experiments import Run, _load, experiment_runs, metrics_inputs, sweep_of
 from nasrank.metrics import mean_ci_half
 from nasrank.paths import Paths, TableId
-from nasrank.plotting import save_figure, style
+from nasrank.plotting import curve_style, save_figure, style
 from nasrank.report.stats import RegisteredLosses
 
 __all__ = [
@@ -134,10 +134,11 @@ def _line(ax: Any, x: np.ndarray, mean: np.ndarray, half: np.ndarray, colour: st
     return line
 
 
-def _seeds_note(n: pd.Series) -> str:
+def _seeds_note(n: pd.Series, interval: bool = True) -> str:
+    """How many seeds, and (``interval``, where drawn) that bands are 95 % intervals."""
     lo, hi = int(n.min()), int(n.max())
     seeds = f"{lo}" if lo == hi else f"{lo}-{hi}"
-    band = "; 95 % CI" if lo > 1 else ""
+    band = "; 95 % CI" if interval and lo > 1 else ""
     return f"{seeds} seed{'s' if hi > 1 else ''}{band}"
 
 
@@ -499,26 +500,48 @@ def _heatmap(spec: Heatmap, params: Mapping[str, Any]) -> Any:
 # --------------------------------------------------------------------------- search
 
 
+def _loop_init(params: Mapping[str, Any], search: str) -> int:
+    """The random initial queries of a predictor-guided search (params.yaml's options)."""
+    from nasrank.search import get_search
+
+    options = params["search"]["algorithms"].get(search, {})
+    return int(get_search(search, **options).options["init"])
+
+
+def _trajectories(params: Mapping[str, Any], job: Any) -> tuple[np.ndarray, str]:
+    """A search job's best-so-far trajectories ``(seeds, queries)`` (cut to the shortest)
+    and its target."""
+    from nasrank.search.results import load_results
+
+    reports = load_results(dict(params), [job])
+    length = min(len(r["trajectory"]) for r in reports)
+    traj = np.array([r["trajectory"][:length] for r in reports], dtype=np.float64)
+    return traj, reports[0]["target"]
+
+
+def _start_at(ax: Any, floor: float) -> None:
+    """Start the y axis just below ``floor`` (the lowest mean after the random initial
+    queries), where the loops start to differ."""
+    top = ax.get_ylim()[1]
+    if np.isfinite(floor) and floor < top:
+        ax.set_ylim(floor - 0.05 * (top - floor), top)
+
+
 def search_best_so_far(params: Mapping[str, Any]) -> Any:
     """Best true accuracy found so far against the number of queries, per loss and
     baseline; the y axis starts where the predictor-guided loop starts to differ from
     random (after its ``init`` random queries)."""
-    from nasrank.search import get_search
-    from nasrank.search.results import load_results
-
     cfg = params["search"]["loss_search"]
     jobs = _search_jobs(params)
-    options = params["search"]["algorithms"].get("predictor_nas", {})
-    init = int(get_search("predictor_nas", **options).options["init"])
+    init = _loop_init(params, "predictor_nas")
     fig, axes = _panels(len(cfg["tables"]), 3, DOUBLE_COLUMN if len(cfg["tables"]) > 1
                         else SINGLE_COLUMN, 2.6)
     handles: list[Any] = []
     for i, (ax, table) in enumerate(zip(axes, cfg["tables"], strict=True)):
         floor, n_seeds, target = math.inf, [], ""
         for job in (j for j in jobs if j.table == table):
-            reports = load_results(dict(params), [job])
-            length = min(len(r["trajectory"]) for r in reports)
-            traj = np.array([r["trajectory"][:length] for r in reports], dtype=np.float64)
+            traj, target = _trajectories(params, job)
+            length = traj.shape[1]
             stats = [mean_ci_half(traj[:, q]) for q in range(length)]
             mean = np.array([s[0] for s in stats])
             half = np.array([s[1] for s in stats])
@@ -530,13 +553,10 @@ def search_best_so_far(params: Mapping[str, Any]) -> Any:
             if i == 0:
                 handles.append(line)
             floor = min(floor, float(mean[min(init, length) - 1]))
-            n_seeds.append(len(reports))
-            target = reports[0]["target"]
+            n_seeds.append(len(traj))
         for b in cfg["budgets"]:
             ax.axvline(b, color="0.6", lw=0.5, ls=":")
-        top = ax.get_ylim()[1]
-        if np.isfinite(floor) and floor < top:
-            ax.set_ylim(floor - 0.05 * (top - floor), top)
+        _start_at(ax, floor)
         ax.set_xlim(1, max(cfg["budgets"]))
         ax.set_xlabel("queried architectures")
         if i % 3 == 0:
@@ -545,10 +565,6 @@ def search_best_so_far(params: Mapping[str, Any]) -> Any:
         ax.grid(True)
     _legend_below(fig, handles, ncol=4 if len(cfg["tables"]) == 1 else 6)
     return fig
-
-
-#: the predictors' markers in :func:`predictor_nas_by_predictor` (one per 20 colours)
-PREDICTOR_MARKERS = "osD^v<>pPX*h"
 
 
 def _by_predictor_jobs(params: Mapping[str, Any]) -> list[Any]:
@@ -563,17 +579,9 @@ def predictor_nas_by_predictor(params: Mapping[str, Any]) -> Any:
     (mean over seeds; the 95 % intervals are in the table of the same name). Each
     predictor keeps its colour and marker across panels; the y axis starts at the
     lowest mean after the loop's random initial queries."""
-    from matplotlib import colormaps
-
-    from nasrank.search import get_search
-    from nasrank.search.results import load_results
-
     cfg = params["search"]["predictor_nas_by_predictor"]
     jobs = _by_predictor_jobs(params)
-    palette = [*colormaps["tab20"].colors, *colormaps["tab20b"].colors]
-    style = {p: {"color": palette[i % len(palette)],
-                 "marker": PREDICTOR_MARKERS[i % len(PREDICTOR_MARKERS)]}
-             for i, p in enumerate(cfg["predictors"])}
+    style = {p: curve_style(i) for i, p in enumerate(cfg["predictors"])}
     tables, searches = cfg["tables"], cfg["searches"]
     fig = _figure(DOUBLE_COLUMN, 2.5 * len(tables) + 0.9)
     axes = np.atleast_2d(fig.subplots(len(tables), len(searches), squeeze=False))
@@ -582,13 +590,11 @@ def predictor_nas_by_predictor(params: Mapping[str, Any]) -> Any:
     for r, table in enumerate(tables):
         for c, search in enumerate(searches):
             ax = axes[r][c]
-            options = params["search"]["algorithms"].get(search, {})
-            init = int(get_search(search, **options).options["init"])
+            init = _loop_init(params, search)
             floor, n_seeds, target = math.inf, [], ""
             for job in (j for j in jobs if j.table == table and j.search == search):
-                reports = load_results(dict(params), [job])
-                length = min(len(rep["trajectory"]) for rep in reports)
-                traj = np.array([rep["trajectory"][:length] for rep in reports])
+                traj, target = _trajectories(params, job)
+                length = traj.shape[1]
                 mean = traj.mean(axis=0)
                 x = np.arange(1, length + 1)
                 (line,) = ax.plot(x, mean, drawstyle="steps-post", lw=1.0,
@@ -596,17 +602,14 @@ def predictor_nas_by_predictor(params: Mapping[str, Any]) -> Any:
                                   label=job.predictor, **style[job.predictor])
                 handles.setdefault(job.predictor, line)
                 floor = min(floor, float(mean[min(init, length) - 1]))
-                n_seeds.append(len(reports))
-                target = reports[0]["target"]
-            top = ax.get_ylim()[1]
-            if np.isfinite(floor) and floor < top:
-                ax.set_ylim(floor - 0.05 * (top - floor), top)
+                n_seeds.append(len(traj))
+            _start_at(ax, floor)
             ax.set_xlim(1, budget)
             ax.axvline(init, color="0.6", lw=0.5, ls=":")
             ax.set_xlabel("queried architectures")
             if c == 0:
                 ax.set_ylabel(f"best {target} so far (%)")
-            seeds = _seeds_note(pd.Series(n_seeds)).split(";")[0]
+            seeds = _seeds_note(pd.Series(n_seeds), interval=False)
             ax.set_title(f"{_table_label(table)}, {search}, {seeds}")
             ax.grid(True)
     _legend_below(fig, [handles[p] for p in cfg["predictors"] if p in handles], ncol=7)

@@ -21,13 +21,11 @@ from typing import Any
 from nasrank.errors import ConfigError, UnknownNameError
 from nasrank.paths import Paths, TableId
 
-__all__ = ["PREDICTOR_SEARCHES", "REFIT_SEARCHES", "SEARCH_EXPERIMENTS", "SearchJob",
-           "by_predictor_loss", "find_job", "renas_job", "search_jobs"]
+__all__ = ["PREDICTOR_SEARCHES", "SEARCH_EXPERIMENTS", "SearchJob", "find_job", "renas_job",
+           "search_jobs"]
 
 #: algorithms that use a trained predictor (the others query true accuracies only)
 PREDICTOR_SEARCHES = ("renas_ga", "predictor_nas", "npenas_loop", "bananas_loop")
-#: the predictor searches that refit their predictor as they query (``fit_predict``)
-REFIT_SEARCHES = ("predictor_nas", "npenas_loop", "bananas_loop")
 
 @dataclass(frozen=True)
 class SearchJob:
@@ -134,19 +132,11 @@ def _loss_search_jobs(params: dict[str, Any]) -> list[SearchJob]:
     return jobs
 
 
-def by_predictor_loss(predictor: str, cfg: dict[str, Any]) -> str:
-    """The loss a predictor trains with in ``search.predictor_nas_by_predictor``: the
-    section's ``loss`` for a torch network, ``regression`` (the target itself) for the
-    others, as in the family study."""
-    from nasrank.predictors import predictor_spec
-
-    return cfg["loss"] if predictor_spec(predictor).uses_loss else "regression"
-
-
 def _by_predictor_jobs(params: dict[str, Any]) -> list[SearchJob]:
     """White et al.'s predictor-based NAS: every (table, loop, predictor) of
     ``search.predictor_nas_by_predictor``, each predictor on its own encoding (the
-    predictor's registered one unless ``encodings`` says otherwise)."""
+    predictor's registered one unless ``encodings`` says otherwise); torch networks train
+    with the section's ``loss``, the others fit the target, as in the family study."""
     from nasrank.predictors import predictor_spec
 
     cfg = params["search"].get("predictor_nas_by_predictor")
@@ -155,7 +145,7 @@ def _by_predictor_jobs(params: dict[str, Any]) -> list[SearchJob]:
     budgets, seeds = tuple(sorted(cfg["budgets"])), tuple(cfg["seeds"])
     return [SearchJob(table, search, budgets, seeds, "predictor_nas_by_predictor",
                       cfg["encodings"].get(p) or predictor_spec(p).encoding, p,
-                      by_predictor_loss(p, cfg))
+                      predictor_spec(p).loss_for(cfg["loss"]))
             for table in cfg["tables"] for search in cfg["searches"]
             for p in cfg["predictors"]]
 

@@ -98,12 +98,15 @@ class Refits:
         ``piecewise`` schedule with ``switch_samples`` switches on."""
         from nasrank.sweep import fit_predictors
 
-        runs = [(r, j) for r in refits for j in range(r.members)]
+        runs = []   # (refit, member, training features, unlabelled features)
+        for r in refits:
+            x, u = self.x[self.rows(r.train_ids)], self.unqueried(r.train_ids)
+            runs += [(r, j, x, u) for j in range(r.members)]
         cfgs = [run_config(self.job, self.params, r.n_labelled, member_seed(r.seed, j))
-                for r, j in runs]
-        fitted = iter(fit_predictors(cfgs, [self.x[self.rows(r.train_ids)] for r, _ in runs],
-                                     [r.train_acc for r, _ in runs], self.layout,
-                                     unlabeled=[self.unqueried(r.train_ids) for r, _ in runs]))
+                for r, j, _, _ in runs]
+        fitted = iter(fit_predictors(cfgs, [x for _, _, x, _ in runs],
+                                     [r.train_acc for r, _, _, _ in runs], self.layout,
+                                     unlabeled=[u for _, _, _, u in runs]))
         out = []
         for r in refits:
             x = self.x[self.rows(r.candidate_ids)]

@@ -61,7 +61,7 @@ from nasrank.io import write_json
 from nasrank.metrics import strict_metrics
 from nasrank.paths import Paths
 from nasrank.search import FitPredict, Pool, SearchResult, get_search
-from nasrank.search.jobs import PREDICTOR_SEARCHES, REFIT_SEARCHES, SearchJob
+from nasrank.search.jobs import PREDICTOR_SEARCHES, SearchJob
 from nasrank.search.pools import COSTS, SAMPLES, LabelledPool, load_pool, percentile_rank
 from nasrank.search.refits import Refit, Refits, Request, lockstep, name_error, run_config
 
@@ -123,7 +123,8 @@ def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | Non
         if b > len(pool):
             raise ConfigError(f"search {job.key}: budget {b} exceeds the {len(pool):,} "
                               f"labelled architectures of the pool ({lp.candidates})")
-    if job.search in REFIT_SEARCHES and min(job.budgets) < algo.options["init"]:
+    refitting = algo.needs == "fit_predict"    # predictor_nas and NASLib's loops
+    if refitting and min(job.budgets) < algo.options["init"]:
         raise ConfigError(f"search {job.key}: budget {min(job.budgets)} is below "
                           f"{job.search}'s init {algo.options['init']}")
     x = layout = None
@@ -159,7 +160,7 @@ def run_job(job: SearchJob, params: dict[str, Any], seeds: tuple[int, ...] | Non
     if job.search == "renas_ga":
         assert x is not None and layout is not None and job.train_size is not None
         together = _renas_ga_seeds(job, params, algo, lp, x, layout, cost, seeds)
-    elif job.search in REFIT_SEARCHES:
+    elif refitting:
         assert x is not None and layout is not None
         refits = Refits(job, params, pool.arch_ids, x, layout)
 
